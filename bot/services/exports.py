@@ -1,0 +1,520 @@
+"""Officer exports: feedback as XLSX (with native charts and a PNG beside it) or CSV, streamed.
+
+Public API (the bot's `/baocao` command and `citizenbot export` call this, from a worker thread)::
+
+    export_feedback(
+        *, session: Session, out: Path, fmt: Literal["xlsx", "csv"] = "xlsx",
+        date_from: date | None = None, date_to: date | None = None,
+        category: str | None = None, ward: str | None = None, status: str | None = None,
+        actor: str,
+    ) -> ExportResult
+
+- Dates are local dates in Asia/Ho_Chi_Minh, both ends inclusive. `category` is a label or code
+  (diacritics optional: "giao thong" works), `status` a code (`moi`, `tiep_nhan`, ...). Bad input
+  raises `ExportError` (a `ValueError` with a Vietnamese message) before anything is written.
+- XLSX (xlsxwriter, constant_memory): sheet "Góp ý" (ticket, time, category, ward, status, text),
+  sheet "Tổng hợp" (counts by status, by category, by ward × category, three native charts), one
+  sheet per poll (votes by option and by ward, native charts), and `out.with_suffix(".png")`, a
+  matplotlib chart of the same summary for sharing in chats.
+- CSV: UTF-8 with BOM, fixed columns `CSV_COLUMNS`; cells a spreadsheet could read as a formula
+  (starting with = + - @) are prefixed with an apostrophe.
+- Pseudonymous: no chat ids, Telegram ids or names; the CSV carries `resident`, a truncated pseudonym.
+- Bounded memory: rows are streamed from the database in chunks; counts come from SQL GROUP BY.
+- Files are written to a temporary name and renamed, so a failed export leaves no partial file.
+- Each export adds one audit-log entry (actor, filters, format, row count); the caller commits.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+Format = Literal["xlsx", "csv"]
+FORMATS: tuple[Format, ...] = ("xlsx", "csv")
+CSV_COLUMNS = (
+    "ticket",
+    "created_at",
+    "category",
+    "ward",
+    "status",
+    "status_label",
+    "text",
+    "latitude",
+    "longitude",
+    "has_photo",
+    "resident",
+)
+FEEDBACK_SHEET = "Góp ý"
+SUMMARY_SHEET = "Tổng hợp"
+FEEDBACK_HEADERS = ("Mã phiếu", "Thời gian", "Lĩnh vực", "Phường/Xã", "Trạng thái", "Nội dung")
+FEEDBACK_WIDTHS = (16, 17, 24, 24, 16, 100)
+TOP_WARDS_CHART = 15
+NO_WARD = "(không rõ)"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
+
+
+class ExportError(ValueError):
+    """Bad export input (dates, category, status, path); the message is for the officer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFilters:
+    """What to export: local dates (inclusive), category label, ward, status code."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    category: str | None = None
+    ward: str | None = None
+    status: str | None = None
+
+    def describe(self) -> str:
+        """Vietnamese one-line description for sheet and chart titles."""
+        parts = [
+            f"từ {self.date_from:%d/%m/%Y}" if self.date_from else "",
+            f"đến {self.date_to:%d/%m/%Y}" if self.date_to else "",
+            f"lĩnh vực: {self.category}" if self.category else "",
+            f"phường/xã: {self.ward}" if self.ward else "",
+            f"trạng thái: {self.status}" if self.status else "",
+        ]
+        return ", ".join(p for p in parts if p) or "toàn bộ thời gian"
+
+    def as_dict(self) -> dict[str, str | None]:
+        """JSON-ready form for the audit log."""
+        return {
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+            "category": self.category,
+            "ward": self.ward,
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackRow:
+    """One exported feedback: pseudonymous, times in local time."""
+
+    ticket: str
+    created_at: datetime
+    category: str
+    ward: str
+    status: str
+    status_label: str
+    text: str
+    latitude: float | None = None
+    longitude: float | None = None
+    has_photo: bool = False
+    resident: str = ""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts for the summary sheet and chart, from SQL GROUP BY."""
+
+    categories: Sequence[str]
+    statuses: Sequence[tuple[str, str]]
+    cells: Mapping[tuple[str, str], int]
+    by_status: Mapping[str, int]
+
+    @property
+    def total(self) -> int:
+        """Number of feedback rows counted."""
+        return sum(self.cells.values())
+
+    def by_category(self) -> list[tuple[str, int]]:
+        """(category label, count) in the fixed category order."""
+        totals = {c: 0 for c in self.categories}
+        for (_, cat), n in self.cells.items():
+            totals[cat] = totals.get(cat, 0) + n
+        return list(totals.items())
+
+    def by_ward(self) -> list[tuple[str, int]]:
+        """(ward, count), most feedback first, then by name."""
+        totals: dict[str, int] = {}
+        for (ward, _), n in self.cells.items():
+            totals[ward] = totals.get(ward, 0) + n
+        return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+
+    def status_counts(self) -> list[tuple[str, int]]:
+        """(status label, count) in workflow order."""
+        return [(label, self.by_status.get(code, 0)) for code, label in self.statuses]
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """Results of one poll: votes by option and by ward × option (option index)."""
+
+    poll_id: int
+    question: str
+    options: Sequence[str]
+    votes: Sequence[int]
+    by_ward: Mapping[tuple[str, int], int]
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        """Number of votes."""
+        return sum(self.votes)
+
+    def wards(self) -> list[str]:
+        """Wards with votes, most votes first."""
+        totals: dict[str, int] = {}
+        for (ward, _), n in self.by_ward.items():
+            totals[ward] = totals.get(ward, 0) + n
+        return [w for w, _ in sorted(totals.items(), key=lambda item: (-item[1], item[0]))]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote: files (main file first) and counts."""
+
+    fmt: Format
+    path: Path
+    rows: int
+    chart_path: Path | None = None
+    polls: int = 0
+    filters: ExportFilters = field(default_factory=ExportFilters)
+
+    @property
+    def paths(self) -> list[Path]:
+        """Every file written, the main file first."""
+        return [self.path] + ([self.chart_path] if self.chart_path else [])
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip diacritics (đ → d) and collapse spaces, for lenient matching."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(plain.lower().split())
+
+
+def to_local(moment: datetime) -> datetime:
+    """Hà Nội local time of a stored moment (naive values are UTC, as the database keeps them)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL_TZ)
+
+
+def clean_text(value: str) -> str:
+    """Drop control characters that XML and spreadsheets reject (keeps newlines and tabs)."""
+    return _CONTROL.sub("", value)
+
+
+def _csv_safe(value: str) -> str:
+    """Neutralise text a spreadsheet would run as a formula."""
+    value = clean_text(value)
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def check_writable(out: Path) -> None:
+    """Raise ExportError unless `out` can be created (its folder exists and is writable)."""
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise ExportError(f"'{out}' là một thư mục, cần một tên tệp (file name).")
+    if not parent.is_dir():
+        raise ExportError(f"Thư mục '{parent}' không tồn tại (folder does not exist).")
+    if not os.access(parent, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise ExportError(f"Không có quyền ghi vào '{out}' (path is not writable).")
+
+
+@contextmanager
+def _atomic(out: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `out`; rename it to `out` only if the block succeeds."""
+    fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sheet_name(prefix: str, text: str, taken: set[str]) -> str:
+    """A valid, unique Excel sheet name (≤ 31 characters, no []:*?/\\)."""
+    base = " ".join(_SHEET_BAD.sub(" ", f"{prefix} {text}").split())[:31].strip(" '") or prefix
+    name, n = base, 2
+    while name.lower() in taken:
+        suffix = f" ({n})"
+        name, n = base[: 31 - len(suffix)] + suffix, n + 1
+    taken.add(name.lower())
+    return name
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+
+def write_csv(rows: Iterable[FeedbackRow], out: Path) -> int:
+    """Write rows as CSV (UTF-8 with BOM, fixed columns) to `out`; return the row count."""
+    count = 0
+    with _atomic(out) as tmp, tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for row in rows:
+            writer.writerow(_csv_record(row))
+            count += 1
+    return count
+
+
+def _csv_record(row: FeedbackRow) -> tuple[str, ...]:
+    """One CSV line in `CSV_COLUMNS` order."""
+    return (
+        row.ticket,
+        row.created_at.isoformat(timespec="seconds"),
+        row.category,
+        _csv_safe(row.ward),
+        row.status,
+        row.status_label,
+        _csv_safe(row.text),
+        "" if row.latitude is None else f"{row.latitude:.6f}",
+        "" if row.longitude is None else f"{row.longitude:.6f}",
+        "1" if row.has_photo else "0",
+        row.resident,
+    )
+
+
+# --- XLSX ------------------------------------------------------------------------------------
+
+
+class _Styles:
+    """Cell formats of one workbook."""
+
+    def __init__(self, wb: Any) -> None:
+        self.title = wb.add_format({"bold": True, "font_size": 14})
+        self.note = wb.add_format({"italic": True, "font_color": "#555555"})
+        self.header = wb.add_format(
+            {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"}
+        )
+        self.when = wb.add_format({"num_format": "dd/mm/yyyy hh:mm"})
+        self.int = wb.add_format({"num_format": "#,##0"})
+        self.pct = wb.add_format({"num_format": "0.0%"})
+        self.bold_int = wb.add_format({"num_format": "#,##0", "bold": True, "top": 1})
+        self.bold = wb.add_format({"bold": True, "top": 1})
+
+
+def write_xlsx(
+    rows: Iterable[FeedbackRow],
+    out: Path,
+    *,
+    summary: Summary,
+    polls: Iterable[PollReport] = (),
+    filters: ExportFilters | None = None,
+) -> tuple[int, int]:
+    """Write the feedback, summary and poll sheets to `out`; return (feedback rows, poll sheets)."""
+    import xlsxwriter
+
+    described = (filters or ExportFilters()).describe()
+    with _atomic(out) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_formulas": False})
+        wb.set_properties({"title": f"Báo cáo góp ý ({described})", "author": "citizenbot"})
+        styles = _Styles(wb)
+        feedback_ws = wb.add_worksheet(FEEDBACK_SHEET)
+        summary_ws = wb.add_worksheet(SUMMARY_SHEET)
+        count = _write_feedback_sheet(feedback_ws, rows, styles)
+        _write_summary_sheet(wb, summary_ws, summary, styles, described)
+        taken = {FEEDBACK_SHEET.lower(), SUMMARY_SHEET.lower()}
+        n_polls = 0
+        for poll in polls:
+            ws = wb.add_worksheet(_sheet_name(f"KS{poll.poll_id}", poll.question, taken))
+            _write_poll_sheet(wb, ws, poll, styles)
+            n_polls += 1
+        wb.close()
+    return count, n_polls
+
+
+def _write_feedback_sheet(ws: Any, rows: Iterable[FeedbackRow], styles: _Styles) -> int:
+    """Stream feedback rows under a frozen, filterable header; return the row count."""
+    for col, width in enumerate(FEEDBACK_WIDTHS):
+        ws.set_column(col, col, width)
+    ws.freeze_panes(1, 0)
+    ws.write_row(0, 0, FEEDBACK_HEADERS, styles.header)
+    r = 0
+    for r, row in enumerate(rows, start=1):
+        ws.write_string(r, 0, row.ticket)
+        ws.write_datetime(r, 1, row.created_at.replace(tzinfo=None), styles.when)
+        ws.write_string(r, 2, row.category)
+        ws.write_string(r, 3, clean_text(row.ward))
+        ws.write_string(r, 4, row.status_label)
+        ws.write_string(r, 5, clean_text(row.text))
+    ws.autofilter(0, 0, r, len(FEEDBACK_HEADERS) - 1)
+    return r
+
+
+def _write_summary_sheet(wb: Any, ws: Any, summary: Summary, styles: _Styles, described: str) -> None:
+    """Counts by status, by category and by ward × category, with three native charts."""
+    name = SUMMARY_SHEET
+    ws.set_column(0, 0, 28)
+    ws.set_column(1, len(summary.categories) + 1, 13)
+    ws.write_string(0, 0, "Tổng hợp góp ý của người dân", styles.title)
+    ws.write_string(1, 0, f"Phạm vi: {described}", styles.note)
+    ws.write_string(2, 0, "Tổng số góp ý")
+    ws.write_number(2, 1, summary.total, styles.bold_int)
+
+    status_top = 4
+    ws.write_row(status_top, 0, ("Trạng thái", "Số góp ý"), styles.header)
+    statuses = summary.status_counts()
+    for i, (label, n) in enumerate(statuses, start=status_top + 1):
+        ws.write_string(i, 0, label)
+        ws.write_number(i, 1, n, styles.int)
+
+    cat_top = status_top + len(statuses) + 2
+    ws.write_row(cat_top, 0, ("Lĩnh vực", "Số góp ý"), styles.header)
+    categories = summary.by_category()
+    for i, (label, n) in enumerate(categories, start=cat_top + 1):
+        ws.write_string(i, 0, label)
+        ws.write_number(i, 1, n, styles.int)
+
+    matrix_top = cat_top + len(categories) + 2
+    wards = _write_ward_matrix(ws, matrix_top, summary, styles)
+
+    chart_col = len(summary.categories) + 3
+    cat_chart = wb.add_chart({"type": "bar"})
+    cat_chart.add_series(
+        {
+            "name": "Số góp ý",
+            "categories": [name, cat_top + 1, 0, cat_top + len(categories), 0],
+            "values": [name, cat_top + 1, 1, cat_top + len(categories), 1],
+            "data_labels": {"value": True},
+        }
+    )
+    _style_chart(cat_chart, "Góp ý theo lĩnh vực", reverse=True)
+    ws.insert_chart(0, chart_col, cat_chart, {"x_scale": 1.3, "y_scale": 1.2})
+
+    pie = wb.add_chart({"type": "pie"})
+    pie.add_series(
+        {
+            "name": "Trạng thái",
+            "categories": [name, status_top + 1, 0, status_top + len(statuses), 0],
+            "values": [name, status_top + 1, 1, status_top + len(statuses), 1],
+            "data_labels": {"percentage": True},
+        }
+    )
+    pie.set_title({"name": "Góp ý theo trạng thái"})
+    ws.insert_chart(19, chart_col, pie, {"x_scale": 1.3, "y_scale": 1.2})
+
+    if wards:
+        top = min(wards, TOP_WARDS_CHART)
+        total_col = len(summary.categories) + 1
+        ward_chart = wb.add_chart({"type": "column"})
+        ward_chart.add_series(
+            {
+                "name": "Số góp ý",
+                "categories": [name, matrix_top + 1, 0, matrix_top + top, 0],
+                "values": [name, matrix_top + 1, total_col, matrix_top + top, total_col],
+                "data_labels": {"value": True},
+            }
+        )
+        _style_chart(ward_chart, f"{top} phường/xã nhiều góp ý nhất")
+        ws.insert_chart(38, chart_col, ward_chart, {"x_scale": 1.3, "y_scale": 1.2})
+
+
+def _write_ward_matrix(ws: Any, top: int, summary: Summary, styles: _Styles) -> int:
+    """Ward rows × category columns plus totals; return the number of ward rows."""
+    cats = list(summary.categories)
+    ws.write_row(top, 0, ("Phường/Xã", *cats, "Tổng"), styles.header)
+    wards = summary.by_ward()
+    for r, (ward, total) in enumerate(wards, start=top + 1):
+        ws.write_string(r, 0, clean_text(ward))
+        for c, cat in enumerate(cats, start=1):
+            ws.write_number(r, c, summary.cells.get((ward, cat), 0), styles.int)
+        ws.write_number(r, len(cats) + 1, total, styles.bold_int)
+    last = top + len(wards) + 1
+    ws.write_string(last, 0, "Tổng cộng", styles.bold)
+    for c, (_, n) in enumerate(summary.by_category(), start=1):
+        ws.write_number(last, c, n, styles.bold_int)
+    ws.write_number(last, len(cats) + 1, summary.total, styles.bold_int)
+    return len(wards)
+
+
+def _style_chart(chart: Any, title: str, *, reverse: bool = False) -> None:
+    """Title, no legend, integer axis."""
+    chart.set_title({"name": title})
+    chart.set_legend({"none": True})
+    axis = chart.set_y_axis if not reverse else chart.set_x_axis
+    axis({"num_format": "#,##0", "major_gridlines": {"visible": True}})
+    if reverse:
+        chart.set_y_axis({"reverse": True})
+
+
+def _write_poll_sheet(wb: Any, ws: Any, poll: PollReport, styles: _Styles) -> None:
+    """Votes by option (with share) and by ward × option, with two native charts."""
+    name = ws.get_name()
+    n_opt = len(poll.options)
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, max(n_opt, 2) + 1, 14)
+    ws.write_string(0, 0, clean_text(poll.question), styles.title)
+    ws.write_string(1, 0, _poll_window(poll), styles.note)
+    ws.write_string(2, 0, "Tổng số phiếu")
+    ws.write_number(2, 1, poll.total, styles.bold_int)
+
+    ws.write_row(4, 0, ("Phương án", "Số phiếu", "Tỷ lệ"), styles.header)
+    for r, (label, n) in enumerate(zip(poll.options, poll.votes, strict=True), start=5):
+        ws.write_string(r, 0, clean_text(label))
+        ws.write_number(r, 1, n, styles.int)
+        ws.write_number(r, 2, n / poll.total if poll.total else 0.0, styles.pct)
+
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series(
+        {
+            "name": "Số phiếu",
+            "categories": [name, 5, 0, 4 + n_opt, 0],
+            "values": [name, 5, 1, 4 + n_opt, 1],
+            "data_labels": {"value": True},
+        }
+    )
+    _style_chart(chart, "Kết quả theo phương án")
+    ws.insert_chart(0, n_opt + 3, chart, {"x_scale": 1.2, "y_scale": 1.1})
+
+    top = 6 + n_opt
+    wards = poll.wards()
+    ws.write_row(top, 0, ("Phường/Xã", *[clean_text(o) for o in poll.options], "Tổng"), styles.header)
+    for r, ward in enumerate(wards, start=top + 1):
+        ws.write_string(r, 0, clean_text(ward))
+        counts = [poll.by_ward.get((ward, i), 0) for i in range(n_opt)]
+        ws.write_row(r, 1, counts, styles.int)
+        ws.write_number(r, n_opt + 1, sum(counts), styles.bold_int)
+    if wards:
+        _poll_ward_chart(wb, ws, poll, top, min(len(wards), TOP_WARDS_CHART))
+
+
+def _poll_ward_chart(wb: Any, ws: Any, poll: PollReport, top: int, n_wards: int) -> None:
+    """Stacked columns of the wards with most votes, one series per option."""
+    name = ws.get_name()
+    chart = wb.add_chart({"type": "column", "subtype": "stacked"})
+    for i in range(len(poll.options)):
+        chart.add_series(
+            {
+                "name": [name, top, i + 1],
+                "categories": [name, top + 1, 0, top + n_wards, 0],
+                "values": [name, top + 1, i + 1, top + n_wards, i + 1],
+            }
+        )
+    chart.set_title({"name": "Kết quả theo phường/xã"})
+    chart.set_y_axis({"num_format": "#,##0"})
+    chart.set_legend({"position": "bottom"})
+    ws.insert_chart(17, len(poll.options) + 3, chart, {"x_scale": 1.2, "y_scale": 1.1})
+
+
+def _poll_window(poll: PollReport) -> str:
+    """'Mở: … · Đóng: …' in local time."""
+
+    def fmt(moment: datetime | None) -> str:
+        return to_local(moment).strftime("%d/%m/%Y %H:%M") if moment else "—"
+
+    return f"Mở: {fmt(poll.opens_at)} · Đóng: {fmt(poll.closes_at)} (giờ Hà Nội)"
