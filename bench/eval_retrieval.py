@@ -301,14 +301,23 @@ def prepare_knowledge(target: Path, with_distractors: bool) -> Path:
     return target
 
 
+class EngineError(RuntimeError):
+    """The `citizenbot` command failed or broke its output contract."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def run_cli(args: Sequence[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `citizenbot ARGS` with this interpreter; exit with its status if it fails."""
+    """Run `citizenbot ARGS` with this interpreter; EngineError (with its output) if it fails."""
     command = [sys.executable, "-m", "bot.cli", *args]
     done = subprocess.run(command, input=stdin, capture_output=True, text=True, cwd=REPO, check=False)
     if done.returncode != 0:
-        sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
-        sys.stderr.write(f"\n`citizenbot {' '.join(args)}` exited with {done.returncode}\n")
-        raise SystemExit(done.returncode or 1)
+        tail = (done.stdout[-2000:] + done.stderr[-4000:]).strip()
+        raise EngineError(
+            f"`citizenbot {' '.join(args)}` exited with {done.returncode}:\n{tail}", done.returncode
+        )
     return done
 
 
@@ -318,7 +327,7 @@ def ask_all(questions: Sequence[Question], index: Path, top_k: int) -> list[dict
     done = run_cli(["ask", "--json", "-", "--index", str(index), "--top-k", str(top_k)], stdin=stdin)
     replies = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     if len(replies) != len(questions):
-        raise SystemExit(f"expected {len(questions)} replies from `citizenbot ask`, got {len(replies)}")
+        raise EngineError(f"expected {len(questions)} replies from `citizenbot ask`, got {len(replies)}")
     return replies
 
 
@@ -367,7 +376,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if a target of the issue is not met")
     args = parser.parse_args(argv)
 
-    result = evaluate(not args.no_distractors, args.top_k, args.questions)
+    try:
+        result = evaluate(not args.no_distractors, args.top_k, args.questions)
+    except EngineError as exc:
+        print(exc, file=sys.stderr)
+        return exc.status
     metrics, outcomes = result["metrics"], result["outcomes"]
     corpus = "knowledge/ + distractors" if result["distractors"] else "knowledge/ only"
     print(
