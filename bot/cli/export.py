@@ -1,9 +1,68 @@
-"""CLI commands of this layer (see bot/cli/__init__.py)."""
+"""`citizenbot export`: feedback and poll results for Front officers, as XLSX (+ PNG chart) or CSV."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Tệp kết quả (output file), vd. baocao.xlsx")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="xlsx hoặc csv")] = "xlsx",
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="Từ ngày (from), 2026-03-01 hoặc 01/03/2026")
+    ] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Đến ngày (to, inclusive)")] = None,
+    category: Annotated[str | None, typer.Option("--category", help="Lĩnh vực, vd. 'giao thông'")] = None,
+    ward: Annotated[str | None, typer.Option("--ward", help="Phường/xã")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="moi|tiep_nhan|dang_xu_ly|da_xu_ly|tu_choi")
+    ] = None,
+) -> None:
+    """Xuất góp ý và kết quả khảo sát (export feedback and poll results) ra XLSX hoặc CSV."""
+    from bot.config import Settings
+    from bot.db.engine import ensure_schema, make_engine, session_scope
+    from bot.services.errors import ServiceError
+    from bot.services.exports import FORMATS, ExportError, export_feedback, parse_local_date
+    from bot.services.roles import cli_actor
+
+    engine = None
+    try:
+        kind = fmt.strip().lower()
+        if kind not in FORMATS:
+            raise ExportError(f"Định dạng '{fmt}' không hỗ trợ; dùng xlsx hoặc csv (unsupported format).")
+        start = parse_local_date(date_from) if date_from else None
+        end = parse_local_date(date_to) if date_to else None
+        engine = make_engine(Settings())
+        ensure_schema(engine)
+        with session_scope(engine, read_only=True) as session:
+            result = export_feedback(
+                session=session,
+                out=out,
+                fmt=kind,
+                date_from=start,
+                date_to=end,
+                category=category,
+                ward=ward,
+                status=status,
+                actor=cli_actor(),
+            )
+    except ServiceError as exc:
+        typer.echo(f"Lỗi: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        typer.echo(f"Lỗi: không ghi được tệp '{out}' ({exc.strerror or exc}).", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        if engine is not None:
+            engine.dispose()
+    typer.echo(f"Đã xuất {result.rows} góp ý ({result.filters.describe()}) → {result.path}")
+    if result.chart_path:
+        typer.echo(f"Biểu đồ: {result.chart_path}; {result.polls} khảo sát.")
+
+
 def register(app: typer.Typer) -> None:
     """Add this layer's commands to the main app."""
+    app.command("export")(export)

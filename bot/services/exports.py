@@ -6,12 +6,15 @@ Public API (the bot's `/baocao` command and `citizenbot export` call this, from 
         *, session: Session, out: Path, fmt: Literal["xlsx", "csv"] = "xlsx",
         date_from: date | None = None, date_to: date | None = None,
         category: str | None = None, ward: str | None = None, status: str | None = None,
-        actor: str,
+        actor: Actor,
     ) -> ExportResult
 
+- `actor` must hold the officer or admin role (`PermissionDeniedError` otherwise); `cli_actor()`
+  on the command line, `actor_for(session=..., telegram_id=...)` in the bot.
 - Dates are local dates in Asia/Ho_Chi_Minh, both ends inclusive. `category` is a label or code
   (diacritics optional: "giao thong" works), `status` a code (`moi`, `tiep_nhan`, ...). Bad input
-  raises `ExportError` (a `ValueError` with a Vietnamese message) before anything is written.
+  raises `ExportError` (an `InvalidInputError`: `.message` is Vietnamese) before anything is written;
+  `parse_local_date` reads the officer's dates (2026-03-01 or 01/03/2026).
 - XLSX (xlsxwriter, constant_memory): sheet "Góp ý" (ticket, time, category, ward, status, text),
   sheet "Tổng hợp" (counts by status, by category, by ward × category, three native charts), one
   sheet per poll (votes by option and by ward, native charts), and `out.with_suffix(".png")`, a
@@ -21,7 +24,7 @@ Public API (the bot's `/baocao` command and `citizenbot export` call this, from 
 - Pseudonymous: no chat ids, Telegram ids or names; the CSV carries `resident`, a truncated pseudonym.
 - Bounded memory: rows are streamed from the database in chunks; counts come from SQL GROUP BY.
 - Files are written to a temporary name and renamed, so a failed export leaves no partial file.
-- Each export adds one audit-log entry (actor, filters, format, row count); the caller commits.
+- Each export adds one audit-log entry (action `export`: actor, filters, format, row count) and commits.
 """
 
 from __future__ import annotations
@@ -34,10 +37,19 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from bot.services._base import guarded
+from bot.services.audit import AuditAction, record_audit
+from bot.services.charts import render_summary_png
+from bot.services.errors import InvalidInputError
+from bot.services.roles import Actor, Role
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 Format = Literal["xlsx", "csv"]
@@ -66,8 +78,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
-class ExportError(ValueError):
-    """Bad export input (dates, category, status, path); the message is for the officer."""
+class ExportError(InvalidInputError):
+    """Bad export input (dates, category, status, path); `message` is for the officer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +214,17 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(plain.lower().split())
+
+
+def parse_local_date(text: str) -> date:
+    """A date typed by an officer: YYYY-MM-DD or DD/MM/YYYY (also DD-MM-YYYY, DD.MM.YYYY)."""
+    value = text.strip()
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise ExportError(f"Ngày '{text}' không hợp lệ; nhập dạng 2026-03-31 hoặc 31/03/2026 (invalid date).")
 
 
 def to_local(moment: datetime) -> datetime:
@@ -518,3 +541,298 @@ def _poll_window(poll: PollReport) -> str:
         return to_local(moment).strftime("%d/%m/%Y %H:%M") if moment else "—"
 
     return f"Mở: {fmt(poll.opens_at)} · Đóng: {fmt(poll.closes_at)} (giờ Hà Nội)"
+
+
+# --- database --------------------------------------------------------------------------------
+
+CHUNK_SIZE = 1000
+PSEUDONYM_CHARS = 12
+ERASED_TEXT = "(nội dung đã xóa theo yêu cầu của người dân)"
+_WARD_PREFIXES = ("phuong ", "xa ", "thi tran ", "p. ", "p.", "x. ")
+
+
+def _catalog() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(category code, label) and (status code, label) pairs, in display order."""
+    categories = [
+        ("moi_truong", "môi trường"),
+        ("giao_thong", "giao thông"),
+        ("quy_hoach_xay_dung", "quy hoạch - xây dựng"),
+        ("giao_duc", "giáo dục"),
+        ("y_te", "y tế"),
+        ("van_hoa", "văn hóa"),
+        ("chuyen_doi_so", "chuyển đổi số"),
+        ("an_ninh_trat_tu", "an ninh trật tự"),
+        ("khac", "khác"),
+    ]
+    statuses = [
+        ("moi", "mới"),
+        ("tiep_nhan", "đã tiếp nhận"),
+        ("dang_xu_ly", "đang xử lý"),
+        ("da_xu_ly", "đã xử lý"),
+        ("tu_choi", "từ chối"),
+    ]
+    return categories, statuses
+
+
+def _match_code(value: str, pairs: Sequence[tuple[str, str]]) -> str | None:
+    """The code whose code or label matches `value`, ignoring case, diacritics and '_' vs ' '."""
+    wanted = fold(value.replace("_", " "))
+    for code, label in pairs:
+        if wanted in {fold(code.replace("_", " ")), fold(label)}:
+            return code
+    return None
+
+
+def _bare_ward(name: str) -> str:
+    """Folded ward name without its 'phường' / 'xã' prefix."""
+    folded = fold(name)
+    for prefix in _WARD_PREFIXES:
+        if folded.startswith(prefix):
+            return folded[len(prefix) :].strip()
+    return folded
+
+
+def _resolve_ward(session: Session, ward: str) -> str:
+    """The stored spelling of a ward ('hoan kiem' → 'Phường Hoàn Kiếm'), or the input as typed."""
+    from bot.db.models import Feedback
+
+    typed = " ".join(ward.split())
+    ward_col = _col(Feedback.ward)
+    candidates = [
+        w for w in session.execute(sa.select(ward_col).where(ward_col.is_not(None)).distinct()).scalars()
+    ]
+    for matches in (
+        lambda w: w == typed,
+        lambda w: fold(w) == fold(typed),
+        lambda w: _bare_ward(w) == _bare_ward(typed),
+    ):
+        found = sorted(w for w in candidates if matches(w))
+        if found:
+            return found[0]
+    return typed
+
+
+def resolve_filters(
+    session: Session,
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    category: str | None = None,
+    ward: str | None = None,
+    status: str | None = None,
+) -> ExportFilters:
+    """Check the officer's filters and map them to stored values; raise ExportError when bad."""
+    categories, statuses = _catalog()
+    if date_from and date_to and date_from > date_to:
+        raise ExportError(f"Ngày bắt đầu {date_from:%d/%m/%Y} sau ngày kết thúc {date_to:%d/%m/%Y}.")
+    cat_code = None
+    if category and category.strip():
+        cat_code = _match_code(category, categories)
+        if cat_code is None:
+            names = ", ".join(label for _, label in categories)
+            raise ExportError(f"Lĩnh vực '{category}' không có trong danh sách: {names}.")
+    status_code = None
+    if status and status.strip():
+        status_code = _match_code(status, statuses)
+        if status_code is None:
+            codes = ", ".join(code for code, _ in statuses)
+            raise ExportError(f"Trạng thái '{status}' không hợp lệ; dùng một trong: {codes}.")
+    ward_name = _resolve_ward(session, ward) if ward and ward.strip() else None
+    return ExportFilters(date_from, date_to, cat_code, ward_name, status_code)
+
+
+def _feedback_conditions(filters: ExportFilters) -> list[sa.ColumnElement[bool]]:
+    """WHERE clauses of the feedback filters (local dates → UTC bounds, end inclusive)."""
+    from bot.db.models import Feedback
+
+    conditions: list[sa.ColumnElement[bool]] = []
+    if filters.date_from:
+        conditions.append(_col(Feedback.created_at) >= local_day_start(filters.date_from))
+    if filters.date_to:
+        conditions.append(_col(Feedback.created_at) < local_day_start(filters.date_to + timedelta(days=1)))
+    if filters.category:
+        conditions.append(_col(Feedback.category) == filters.category)
+    if filters.ward:
+        conditions.append(_col(Feedback.ward) == filters.ward)
+    if filters.status:
+        conditions.append(_col(Feedback.status) == filters.status)
+    return conditions
+
+
+def _col(attribute: Any) -> Any:
+    """A model attribute as a SQL column expression (keeps mypy calm about SQLModel fields)."""
+    return attribute
+
+
+def local_day_start(day: date) -> datetime:
+    """Midnight of a Hà Nội local date, as an aware datetime."""
+    return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
+
+
+def iter_feedback(
+    session: Session, filters: ExportFilters, *, chunk_size: int = CHUNK_SIZE
+) -> Iterator[FeedbackRow]:
+    """Stream matching feedback, oldest first, fetching `chunk_size` rows at a time."""
+    from bot.db.models import Feedback, Resident
+
+    categories, statuses = _catalog()
+    cat_labels, status_labels = dict(categories), dict(statuses)
+    stmt = (
+        sa.select(
+            _col(Feedback.ticket),
+            _col(Feedback.created_at),
+            _col(Feedback.category),
+            _col(Feedback.ward),
+            _col(Feedback.status),
+            _col(Feedback.text),
+            _col(Feedback.latitude),
+            _col(Feedback.longitude),
+            _col(Feedback.photo_file_id).is_not(None),
+            _col(Feedback.erased_at),
+            _col(Resident.pseudonym),
+            _col(Resident.erased_at),
+        )
+        .join(Resident, _col(Resident.id) == _col(Feedback.resident_id))
+        .where(*_feedback_conditions(filters))
+        .order_by(_col(Feedback.created_at), _col(Feedback.id))
+        .execution_options(yield_per=chunk_size)
+    )
+    for rec in session.execute(stmt):
+        yield FeedbackRow(
+            ticket=rec[0],
+            created_at=to_local(rec[1]),
+            category=cat_labels.get(rec[2], rec[2]),
+            ward=rec[3] or NO_WARD,
+            status=rec[4],
+            status_label=status_labels.get(rec[4], rec[4]),
+            text=ERASED_TEXT if rec[9] is not None else (rec[5] or ""),
+            latitude=rec[6],
+            longitude=rec[7],
+            has_photo=bool(rec[8]),
+            resident="" if rec[11] is not None else rec[10][:PSEUDONYM_CHARS],
+        )
+
+
+def summarize(session: Session, filters: ExportFilters) -> Summary:
+    """Counts by ward × category and by status, with SQL GROUP BY."""
+    from bot.db.models import Feedback
+
+    categories, statuses = _catalog()
+    labels = dict(categories)
+    where = _feedback_conditions(filters)
+    count = sa.func.count()
+    cells: dict[tuple[str, str], int] = {}
+    by_cell = sa.select(_col(Feedback.ward), _col(Feedback.category), count).where(*where)
+    for ward, cat, n in session.execute(by_cell.group_by(_col(Feedback.ward), _col(Feedback.category))):
+        key = (ward or NO_WARD, labels.get(cat, cat))
+        cells[key] = cells.get(key, 0) + n
+    by_status_stmt = sa.select(_col(Feedback.status), count).where(*where).group_by(_col(Feedback.status))
+    by_status = {code: n for code, n in session.execute(by_status_stmt)}
+    extra = sorted({cat for _, cat in cells} - set(labels.values()))
+    return Summary([label for _, label in categories] + extra, statuses, cells, by_status)
+
+
+def poll_reports(session: Session, filters: ExportFilters) -> list[PollReport]:
+    """Polls whose voting window overlaps the date filter, with votes by option and by ward."""
+    from bot.db.models import Poll, PollOption, Vote
+
+    stmt = sa.select(Poll).order_by(_col(Poll.id))
+    if filters.date_to:
+        stmt = stmt.where(_col(Poll.opens_at) < local_day_start(filters.date_to + timedelta(days=1)))
+    if filters.date_from:
+        end = sa.func.coalesce(_col(Poll.closed_at), _col(Poll.closes_at))
+        stmt = stmt.where(sa.or_(end.is_(None), end >= local_day_start(filters.date_from)))
+    polls = list(session.execute(stmt).scalars())
+    if not polls:
+        return []
+    ids = [p.id for p in polls]
+    options: dict[int, list[PollOption]] = {}
+    opt_stmt = (
+        sa.select(PollOption).where(_col(PollOption.poll_id).in_(ids)).order_by(_col(PollOption.position))
+    )
+    for opt in session.execute(opt_stmt).scalars():
+        options.setdefault(opt.poll_id, []).append(opt)
+    counts: dict[int, dict[tuple[str, int], int]] = {}
+    vote_stmt = (
+        sa.select(_col(Vote.poll_id), _col(Vote.ward), _col(Vote.option_id), sa.func.count())
+        .where(_col(Vote.poll_id).in_(ids))
+        .group_by(_col(Vote.poll_id), _col(Vote.ward), _col(Vote.option_id))
+    )
+    for poll_id, ward, option_id, n in session.execute(vote_stmt):
+        counts.setdefault(poll_id, {})[(ward or NO_WARD, option_id)] = n
+    return [_poll_report(p, options.get(p.id or 0, []), counts.get(p.id or 0, {})) for p in polls]
+
+
+def _poll_report(poll: Any, options: Sequence[Any], counts: Mapping[tuple[str, int], int]) -> PollReport:
+    """Assemble a PollReport from rows (option ids mapped to positions)."""
+    index = {opt.id: i for i, opt in enumerate(options)}
+    votes = [0] * len(options)
+    by_ward: dict[tuple[str, int], int] = {}
+    for (ward, option_id), n in counts.items():
+        i = index.get(option_id)
+        if i is None:
+            continue
+        votes[i] += n
+        by_ward[(ward, i)] = by_ward.get((ward, i), 0) + n
+    return PollReport(
+        poll_id=poll.id,
+        question=poll.question,
+        options=[opt.text for opt in options],
+        votes=votes,
+        by_ward=by_ward,
+        opens_at=poll.opens_at,
+        closes_at=poll.closed_at or poll.closes_at,
+    )
+
+
+def chart_path_for(out: Path) -> Path:
+    """Where the PNG chart of an XLSX export goes: beside it, same name, .png."""
+    png = out.with_suffix(".png")
+    return png if png != out else out.with_name(out.name + ".chart.png")
+
+
+@guarded
+def export_feedback(
+    *,
+    session: Session,
+    out: Path,
+    fmt: Format = "xlsx",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    category: str | None = None,
+    ward: str | None = None,
+    status: str | None = None,
+    actor: Actor,
+    chunk_size: int = CHUNK_SIZE,
+) -> ExportResult:
+    """Export filtered feedback (and poll results, XLSX) to `out`, log it in the audit log, commit."""
+    actor.require(Role.OFFICER)
+    if fmt not in FORMATS:
+        raise ExportError(f"Định dạng '{fmt}' không hỗ trợ; dùng xlsx hoặc csv.")
+    out = Path(out)
+    check_writable(out)
+    filters = resolve_filters(
+        session, date_from=date_from, date_to=date_to, category=category, ward=ward, status=status
+    )
+    rows = iter_feedback(session, filters, chunk_size=chunk_size)
+    chart, n_polls = None, 0
+    if fmt == "csv":
+        count = write_csv(rows, out)
+    else:
+        summary = summarize(session, filters)
+        polls = poll_reports(session, filters)
+        count, n_polls = write_xlsx(rows, out, summary=summary, polls=polls, filters=filters)
+        chart = render_summary_png(
+            chart_path_for(out),
+            title=f"Tổng hợp góp ý ({filters.describe()})",
+            by_category=summary.by_category(),
+            by_ward=summary.by_ward(),
+            by_status=summary.status_counts(),
+        )
+    session.commit()  # end the read transaction before writing the audit entry
+    details: dict[str, Any] = {"format": fmt, "filters": filters.as_dict(), "rows": count, "polls": n_polls}
+    record_audit(
+        session=session, actor=actor, action=AuditAction.EXPORT, target=f"feedback.{fmt}", details=details
+    )
+    session.commit()
+    return ExportResult(fmt=fmt, path=out, rows=count, chart_path=chart, polls=n_polls, filters=filters)

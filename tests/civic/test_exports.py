@@ -1,0 +1,341 @@
+"""Officer exports: XLSX (sheets, counts, native charts, PNG), CSV (BOM, columns), filters, audit, CLI."""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.db.engine import make_engine, session_scope, upgrade
+from bot.db.models import AuditLog, Feedback, Poll, PollOption, Resident, Vote
+from bot.services.errors import PermissionDeniedError
+from bot.services.exports import (
+    CSV_COLUMNS,
+    FEEDBACK_HEADERS,
+    FEEDBACK_SHEET,
+    SUMMARY_SHEET,
+    ExportError,
+    export_feedback,
+)
+from bot.services.roles import Actor, Role
+
+OFFICER = Actor(label="tg:5550001", role=Role.OFFICER)
+CHAT_ID = 731_246_985_113  # a resident's chat id: must never appear in an export
+PSEUDONYM = "f3a9c1d2e4b5a6978812ab34cd56ef7890aa11bb22cc33dd44ee55ff66778899"
+ICT = timedelta(hours=7)
+
+
+def at_local(day: date, hour: int, minute: int = 0) -> datetime:
+    """An aware UTC datetime for a Hà Nội local wall-clock time."""
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC) - ICT
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated database."""
+    eng = make_engine(database_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with session_scope(engine) as s:
+        yield s
+
+
+def add_resident(session: Session, n: int = 0, *, ward: str = "Phường Hoàn Kiếm") -> Resident:
+    resident = Resident(
+        pseudonym=PSEUDONYM[:60] + f"{n:04d}", chat_id=CHAT_ID + n, ward=ward, created_at=datetime.now(UTC)
+    )
+    session.add(resident)
+    session.flush()
+    return resident
+
+
+def add_feedback(
+    session: Session,
+    resident: Resident,
+    seq: int,
+    *,
+    category: str,
+    ward: str | None,
+    text: str,
+    created: datetime,
+    status: str = "moi",
+) -> None:
+    session.add(
+        Feedback(
+            ticket=f"GY-{created.year}-{seq:06d}",
+            year=created.year,
+            seq=seq,
+            resident_id=resident.id or 0,
+            category=category,
+            ward=ward,
+            text=text,
+            status=status,
+            created_at=created,
+            updated_at=created,
+        )
+    )
+
+
+@pytest.fixture
+def seeded(session: Session) -> Session:
+    """Six feedback (3 wards, 3 categories, 3 statuses) and one poll with votes from two wards."""
+    alice, bob = add_resident(session, 1), add_resident(session, 2, ward="Phường Ba Đình")
+    d1, d2, d3 = date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 10)
+    add_feedback(
+        session,
+        alice,
+        1,
+        category="giao_thong",
+        ward="Phường Hoàn Kiếm",
+        text="Đường Đinh Tiên Hoàng ùn tắc giờ cao điểm, đề nghị phân luồng.",
+        created=at_local(d1, 23, 30),
+    )
+    add_feedback(
+        session,
+        alice,
+        2,
+        category="moi_truong",
+        ward="Phường Hoàn Kiếm",
+        text='=HYPERLINK("http://x")  rác thải ở hồ',
+        created=at_local(d2, 0, 15),
+        status="tiep_nhan",
+    )
+    add_feedback(
+        session,
+        bob,
+        3,
+        category="giao_thong",
+        ward="Phường Ba Đình",
+        text="Vỉa hè bị lấn chiếm, người đi bộ phải xuống lòng đường.",
+        created=at_local(d2, 9),
+    )
+    add_feedback(
+        session,
+        bob,
+        4,
+        category="y_te",
+        ward="Phường Ba Đình",
+        text="Trạm y tế phường đông, cần thêm giờ khám buổi tối.",
+        created=at_local(d3, 14),
+        status="da_xu_ly",
+    )
+    add_feedback(
+        session,
+        bob,
+        5,
+        category="giao_thong",
+        ward=None,
+        text="Đèn tín hiệu hỏng ở ngã tư.",
+        created=at_local(d3, 15),
+    )
+    add_feedback(
+        session,
+        alice,
+        6,
+        category="khac",
+        ward="Xã Sóc Sơn",
+        text="Cảm ơn cán bộ đã hỗ trợ nhiệt tình.",
+        created=at_local(d3, 16),
+        status="da_xu_ly",
+    )
+    poll = Poll(
+        question="Bạn có đồng ý sáp nhập hai xã?",
+        wards=[],
+        opens_at=at_local(d1, 8),
+        closes_at=at_local(d3, 20),
+        created_by="cli:test",
+        created_at=at_local(d1, 7),
+    )
+    session.add(poll)
+    session.flush()
+    options = [
+        PollOption(poll_id=poll.id or 0, position=i, text=t) for i, t in enumerate(["Đồng ý", "Không đồng ý"])
+    ]
+    session.add_all(options)
+    session.flush()
+    voters = [add_resident(session, 10 + i) for i in range(5)]
+    choices = [
+        (0, "Phường Hoàn Kiếm"),
+        (0, "Phường Hoàn Kiếm"),
+        (1, "Phường Hoàn Kiếm"),
+        (0, "Phường Ba Đình"),
+        (1, "Phường Ba Đình"),
+    ]
+    for voter, (choice, ward) in zip(voters, choices, strict=True):
+        session.add(
+            Vote(
+                poll_id=poll.id or 0,
+                option_id=options[choice].id or 0,
+                resident_id=voter.id or 0,
+                ward=ward,
+                created_at=at_local(d2, 10),
+                updated_at=at_local(d2, 10),
+            )
+        )
+    session.commit()
+    return session
+
+
+def export(session: Session, out: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+    """export_feedback as an officer."""
+    return export_feedback(session=session, out=out, actor=OFFICER, **kwargs)  # type: ignore[arg-type]
+
+
+def file_text(path: Path) -> str:
+    """Every XML part of an XLSX (or the bytes of any file), decoded, for searching."""
+    if path.suffix == ".xlsx":
+        with zipfile.ZipFile(path) as zf:
+            return "\n".join(zf.read(name).decode("utf-8") for name in zf.namelist())
+    return path.read_bytes().decode("utf-8-sig")
+
+
+def test_xlsx_has_feedback_summary_and_poll_sheets_with_charts(seeded: Session, tmp_path: Path) -> None:
+    out = tmp_path / "baocao.xlsx"
+    result = export(seeded, out)
+
+    assert result.rows == 6 and result.polls == 1
+    assert result.paths == [out, tmp_path / "baocao.png"]
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames[:2] == [FEEDBACK_SHEET, SUMMARY_SHEET] and len(wb.sheetnames) == 3
+    feedback = wb[FEEDBACK_SHEET]
+    rows = list(feedback.iter_rows(values_only=True))
+    assert rows[0] == FEEDBACK_HEADERS
+    assert [r[0] for r in rows[1:]] == [f"GY-2026-{i:06d}" for i in range(1, 7)]
+    assert rows[1][1] == datetime(2026, 3, 1, 23, 30)  # local time, not UTC
+    assert rows[1][2:5] == ("giao thông", "Phường Hoàn Kiếm", "mới")
+    assert rows[5][3] == "(không rõ)"
+    assert feedback.freeze_panes == "A2" and feedback.auto_filter.ref == "A1:F7"
+
+    summary = {r[0]: r[1:] for r in wb[SUMMARY_SHEET].iter_rows(values_only=True) if r[0]}
+    assert summary["Tổng số góp ý"][0] == 6
+    assert [summary[s][0] for s in ("mới", "đã tiếp nhận", "đang xử lý", "đã xử lý", "từ chối")] == [
+        3,
+        1,
+        0,
+        2,
+        0,
+    ]
+    assert summary["giao thông"][0] == 3
+    header = summary["Phường/Xã"]
+    hoan_kiem = dict(zip(header, summary["Phường Hoàn Kiếm"], strict=False))
+    assert hoan_kiem["giao thông"] == 1 and hoan_kiem["môi trường"] == 1 and hoan_kiem["Tổng"] == 2
+    assert dict(zip(header, summary["Tổng cộng"], strict=False))["Tổng"] == 6
+
+    poll = {r[0]: r[1:] for r in wb[wb.sheetnames[2]].iter_rows(values_only=True) if r[0]}
+    assert poll["Đồng ý"][0] == 3 and poll["Không đồng ý"][0] == 2
+    assert poll["Đồng ý"][1] == pytest.approx(0.6)
+    by_ward = dict(zip(poll["Phường/Xã"], poll["Phường Hoàn Kiếm"], strict=False))
+    assert by_ward["Đồng ý"] == 2 and by_ward["Không đồng ý"] == 1 and by_ward["Tổng"] == 3
+
+    with zipfile.ZipFile(out) as zf:
+        charts = [n for n in zf.namelist() if n.startswith("xl/charts/chart") and n.endswith(".xml")]
+    assert len(charts) >= 5  # 3 on the summary, 2 on the poll sheet
+    assert (tmp_path / "baocao.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_exports_are_pseudonymous(seeded: Session, tmp_path: Path) -> None:
+    xlsx, csv_out = export(seeded, tmp_path / "a.xlsx"), export(seeded, tmp_path / "a.csv", fmt="csv")
+    for path in (xlsx.path, csv_out.path):
+        text = file_text(path)
+        assert str(CHAT_ID)[:9] not in text and "5550001" not in text
+        assert PSEUDONYM not in text  # at most a truncated pseudonym
+    assert PSEUDONYM[:12] in file_text(csv_out.path)
+
+
+def test_csv_has_bom_fixed_columns_and_keeps_vietnamese(seeded: Session, tmp_path: Path) -> None:
+    out = tmp_path / "gopy.csv"
+    result = export(seeded, out, fmt="csv")
+
+    assert result.rows == 6 and result.chart_path is None
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        records = list(csv.DictReader(fh))
+    assert tuple(records[0]) == CSV_COLUMNS
+    first = records[0]
+    assert first["text"] == "Đường Đinh Tiên Hoàng ùn tắc giờ cao điểm, đề nghị phân luồng."
+    assert first["created_at"] == "2026-03-01T23:30:00+07:00"
+    assert (first["category"], first["status"], first["status_label"]) == ("giao thông", "moi", "mới")
+    assert records[1]["text"].startswith("'=HYPERLINK")  # a spreadsheet will not run it
+
+
+@pytest.mark.parametrize(
+    ("filters", "tickets"),
+    [
+        ({"date_to": date(2026, 3, 1)}, [1]),  # 23:30 local on 1 March is 16:30 UTC
+        ({"date_from": date(2026, 3, 2), "date_to": date(2026, 3, 2)}, [2, 3]),
+        ({"category": "giao thong"}, [1, 3, 5]),
+        ({"ward": "ba dinh"}, [3, 4]),
+        ({"status": "da_xu_ly", "date_from": date(2026, 3, 10)}, [4, 6]),
+    ],
+)
+def test_filters_select_matching_feedback(
+    seeded: Session, tmp_path: Path, filters: dict[str, object], tickets: list[int]
+) -> None:
+    out = tmp_path / "f.csv"
+    result = export(seeded, out, fmt="csv", **filters)
+
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        found = [r["ticket"] for r in csv.DictReader(fh)]
+    assert found == [f"GY-2026-{i:06d}" for i in tickets]
+    assert result.rows == len(tickets)
+
+
+def test_summary_follows_the_filters(seeded: Session, tmp_path: Path) -> None:
+    out = tmp_path / "f.xlsx"
+    export(seeded, out, category="giao thông", date_from=date(2026, 3, 2))
+
+    summary = {
+        r[0]: r[1] for r in openpyxl.load_workbook(out)[SUMMARY_SHEET].iter_rows(values_only=True) if r[0]
+    }
+    assert summary["Tổng số góp ý"] == 2
+    assert summary["giao thông"] == 2 and summary["môi trường"] == 0
+
+
+def test_each_export_is_audited(seeded: Session, tmp_path: Path) -> None:
+    export(seeded, tmp_path / "a.csv", fmt="csv", ward="Phường Ba Đình")
+
+    entry = seeded.execute(sa.select(AuditLog).where(AuditLog.action == "export")).scalars().one()  # type: ignore[arg-type]
+    assert entry.actor == OFFICER.label
+    assert entry.details["format"] == "csv" and entry.details["rows"] == 2
+    assert entry.details["filters"]["ward"] == "Phường Ba Đình"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"date_from": date(2026, 3, 5), "date_to": date(2026, 3, 1)}, "sau ngày kết thúc"),
+        ({"category": "thời tiết"}, "không có trong danh sách"),
+        ({"status": "xong"}, "không hợp lệ"),
+    ],
+)
+def test_bad_filters_are_refused_and_nothing_written(
+    seeded: Session, tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
+    (folder := tmp_path / "out").mkdir()
+    with pytest.raises(ExportError, match=message):
+        export(seeded, folder / "x.xlsx", **kwargs)
+    assert list(folder.iterdir()) == []
+    assert seeded.execute(sa.select(sa.func.count()).select_from(AuditLog)).scalar_one() == 0
+
+
+def test_missing_folder_and_non_officer_are_refused(seeded: Session, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="không tồn tại"):
+        export(seeded, tmp_path / "missing" / "x.xlsx")
+    (folder := tmp_path / "out").mkdir()
+    resident = Actor(label="tg:42", role=None)
+    with pytest.raises(PermissionDeniedError):
+        export_feedback(session=seeded, out=folder / "x.xlsx", actor=resident)
+    assert list(folder.iterdir()) == []
