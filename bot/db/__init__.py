@@ -1,1 +1,1 @@
-"""db layer."""
+"""Storage: SQLModel tables (models), engines/sessions and Alembic migrations (engine, migrations/)."""

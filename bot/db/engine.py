@@ -1,0 +1,172 @@
+"""Engines, sessions and schema upgrades for SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session
+
+from bot.config import Settings
+from bot.services.errors import DatabaseUnavailableError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "citizenbot_read_only"
+
+
+def _url_of(target: Settings | str) -> str:
+    """The database URL of a Settings object (creating data_dir for the default), or the URL itself."""
+    if isinstance(target, str):
+        return target
+    if not target.database_url:
+        target.data_dir.mkdir(parents=True, exist_ok=True)
+    return target.effective_database_url
+
+
+def _normalise_url(url: str) -> str:
+    """Use psycopg (v3) for plain postgresql:// URLs."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """WAL, foreign keys and a busy timeout; transactions begun explicitly (see _sqlite_on_begin)."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    """Writers take the write lock up front (no deadlocked lock upgrades); read-only sessions do not."""
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(target: Settings | str, **kwargs: Any) -> Engine:
+    """An engine for Settings (DATABASE_URL or data_dir/citizenbot.db) or for a URL."""
+    url = _normalise_url(_url_of(target))
+    if make_url(url).get_backend_name() == "sqlite":
+        kwargs.setdefault(
+            "connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        )
+        kwargs.setdefault("poolclass", sa.pool.QueuePool)
+        kwargs.setdefault("pool_size", 8)
+        kwargs.setdefault("max_overflow", 24)
+        engine = sa.create_engine(url, pool_pre_ping=True, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 30)
+    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for errors meaning the database cannot be reached or stays locked."""
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
+        isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+    )
+
+
+@contextmanager
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """A session that is closed at the end; unreachable-database errors become DatabaseUnavailableError.
+
+    Services commit their own transactions; anything left uncommitted is rolled back on exit.
+    `read_only=True` (SQLite) starts a deferred transaction that does not block writers (long exports).
+    """
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    session = Session(bind, expire_on_commit=False)
+    try:
+        yield session
+    except sa.exc.SQLAlchemyError as exc:
+        if is_unavailable(exc):
+            raise DatabaseUnavailableError() from exc
+        raise
+    finally:
+        session.close()
+
+
+def _alembic_config(connection: sa.Connection) -> Any:
+    """An Alembic Config pointing at the migrations shipped inside the package."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _engine_for(target: Engine | Settings | str) -> tuple[Engine, bool]:
+    """(engine, whether we created it and must dispose it)."""
+    if isinstance(target, Engine):
+        return target, False
+    return make_engine(target), True
+
+
+def upgrade(target: Engine | Settings | str, revision: str = "head") -> None:
+    """Run the Alembic migrations up to `revision` (the schema only ever comes from migrations)."""
+    from alembic import command
+
+    engine, owned = _engine_for(target)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(_alembic_config(connection), revision)
+    except sa.exc.SQLAlchemyError as exc:
+        if is_unavailable(exc):
+            raise DatabaseUnavailableError() from exc
+        raise
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def current_revision(target: Engine | Settings | str) -> str | None:
+    """The schema revision stored in the database (None when empty)."""
+    from alembic.runtime.migration import MigrationContext
+
+    engine, owned = _engine_for(target)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except sa.exc.SQLAlchemyError as exc:
+        if is_unavailable(exc):
+            raise DatabaseUnavailableError() from exc
+        raise
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this code."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def ensure_schema(target: Engine | Settings | str) -> bool:
+    """Upgrade when the database is behind the code; True when an upgrade ran."""
+    if current_revision(target) == head_revision():
+        return False
+    upgrade(target)
+    return True

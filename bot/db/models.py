@@ -1,0 +1,193 @@
+"""All tables of the civic data layer (one module, SQLModel). The schema itself comes from migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Stores naive UTC on every backend; always returns timezone-aware UTC."""
+
+    impl = sa.DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Convert an aware datetime to naive UTC (naive input is refused)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass a timezone-aware value")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Attach UTC to the stored naive value."""
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _ts(nullable: bool = False, **kwargs: Any) -> Any:
+    """A UTC timestamp column."""
+    return Field(sa_column=sa.Column(UTCDateTime(), nullable=nullable, **kwargs))
+
+
+def _bigint(nullable: bool = True, **kwargs: Any) -> Any:
+    """A 64-bit integer column (Telegram ids exceed 32 bits)."""
+    return Field(sa_column=sa.Column(sa.BigInteger(), nullable=nullable, **kwargs))
+
+
+class Resident(SQLModel, table=True):
+    """A resident, known only by a pseudonym (HMAC of the Telegram user id)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    pseudonym: str = Field(max_length=64, unique=True)
+    chat_id: int | None = _bigint()
+    language: str | None = Field(default="vi", max_length=8)
+    ward: str | None = Field(default=None, max_length=120)
+    ward_input: str | None = Field(default=None, max_length=200)
+    ward_verified: bool = False
+    created_at: datetime = _ts()
+    erased_at: datetime | None = _ts(nullable=True)
+
+
+class Consent(SQLModel, table=True):
+    """One grant of consent for one purpose; withdrawn_at set when withdrawn (history kept)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    purpose: str = Field(max_length=20)
+    policy_version: str = Field(max_length=20)
+    granted_at: datetime = _ts()
+    withdrawn_at: datetime | None = _ts(nullable=True)
+
+
+class TicketCounter(SQLModel, table=True):
+    """Last ticket sequence number used in a year (row-locked while incremented)."""
+
+    __tablename__ = "ticket_counter"
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_seq: int = 0
+
+
+class Feedback(SQLModel, table=True):
+    """A resident's feedback (góp ý) with its ticket number and current status."""
+
+    __table_args__ = (sa.UniqueConstraint("year", "seq", name="uq_feedback_year_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ticket: str = Field(max_length=20, unique=True)
+    year: int
+    seq: int
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    category: str = Field(max_length=30, index=True)
+    ward: str | None = Field(default=None, max_length=120, index=True)
+    text: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    photo_file_id: str | None = Field(default=None, max_length=200)
+    latitude: float | None = None
+    longitude: float | None = None
+    status: str = Field(default="moi", max_length=20, index=True)
+    created_at: datetime = _ts(index=True)
+    updated_at: datetime = _ts()
+    erased_at: datetime | None = _ts(nullable=True)
+
+
+class FeedbackStatusChange(SQLModel, table=True):
+    """One step of a feedback's status history, with the officer's comment."""
+
+    __tablename__ = "feedback_status_change"
+    id: int | None = Field(default=None, primary_key=True)
+    feedback_id: int = Field(foreign_key="feedback.id", index=True)
+    old_status: str | None = Field(default=None, max_length=20)
+    new_status: str = Field(max_length=20)
+    comment: str | None = Field(default=None, sa_column=sa.Column(sa.Text(), nullable=True))
+    actor: str = Field(max_length=100)
+    created_at: datetime = _ts()
+
+
+class Poll(SQLModel, table=True):
+    """An opinion poll; `wards` (JSON list) limits who may vote, empty = everyone."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    question: str = Field(max_length=500)
+    wards: list[str] = Field(default_factory=list, sa_column=sa.Column(sa.JSON(), nullable=False))
+    opens_at: datetime = _ts()
+    closes_at: datetime | None = _ts(nullable=True)
+    closed_at: datetime | None = _ts(nullable=True)
+    visibility: str = Field(default="after_vote", max_length=20)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _ts()
+
+
+class PollOption(SQLModel, table=True):
+    """One answer of a poll, in display order."""
+
+    __tablename__ = "poll_option"
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = Field(foreign_key="poll.id", index=True)
+    position: int
+    text: str = Field(max_length=200)
+
+
+class Vote(SQLModel, table=True):
+    """A resident's current choice in a poll (one row per poll and resident)."""
+
+    __table_args__ = (sa.UniqueConstraint("poll_id", "resident_id", name="uq_vote_poll_resident"),)
+    id: int | None = Field(default=None, primary_key=True)
+    poll_id: int = Field(foreign_key="poll.id", index=True)
+    option_id: int = Field(foreign_key="poll_option.id")
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    ward: str | None = Field(default=None, max_length=120)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class RoleAssignment(SQLModel, table=True):
+    """An admin or officer role held by a Telegram user id (staff, not residents)."""
+
+    __tablename__ = "role_assignment"
+    __table_args__ = (sa.UniqueConstraint("telegram_id", "role", name="uq_role_user_role"),)
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = _bigint(nullable=False)
+    role: str = Field(max_length=20)
+    granted_by: str = Field(max_length=100)
+    granted_at: datetime = _ts()
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what to what, when (never the erased personal data)."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=40, index=True)
+    target: str | None = Field(default=None, max_length=200)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
+
+
+class UnansweredQuestion(SQLModel, table=True):
+    """A question the retriever abstained on, counted by its normalised text."""
+
+    __tablename__ = "unanswered_question"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=500, unique=True)
+    text: str = Field(max_length=1000)
+    count: int = 1
+    first_seen: datetime = _ts()
+    last_seen: datetime = _ts()
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The result of a write already done for an idempotency key (e.g. 'tg:update:123')."""
+
+    __tablename__ = "idempotency_record"
+    key: str = Field(primary_key=True, max_length=200)
+    kind: str = Field(max_length=40)
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
+    created_at: datetime = _ts()

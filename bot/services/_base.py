@@ -1,0 +1,116 @@
+"""Shared plumbing of the services: error translation, idempotent commits, portable upserts, time."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from bot.db.engine import is_unavailable
+from bot.db.models import IdempotencyRecord, utcnow
+from bot.services.errors import DatabaseUnavailableError, InvalidInputError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+MAX_KEY_LENGTH = 200
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Roll the session back on any error; unreachable/locked database → DatabaseUnavailableError."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = kwargs.get("session")
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as exc:
+            if isinstance(session, Session):
+                with suppress(sa.exc.SQLAlchemyError):
+                    session.rollback()
+            if isinstance(exc, sa.exc.SQLAlchemyError) and is_unavailable(exc):
+                raise DatabaseUnavailableError() from exc
+            raise
+
+    return wrapper
+
+
+def now_utc(now: datetime | None = None) -> datetime:
+    """`now` (must be aware) or the current UTC time."""
+    if now is None:
+        return utcnow()
+    if now.tzinfo is None:
+        raise InvalidInputError("Thời điểm phải có múi giờ.")
+    return now.astimezone(UTC)
+
+
+def check_key(key: str | None) -> None:
+    """Refuse an over-long or blank idempotency key."""
+    if key is not None and (not key.strip() or len(key) > MAX_KEY_LENGTH):
+        raise InvalidInputError("Khóa chống gửi trùng (idempotency key) không hợp lệ.")
+
+
+def replayed(session: Session, key: str | None, kind: str) -> dict[str, Any] | None:
+    """The stored result for `key`, if this write was already done."""
+    if key is None:
+        return None
+    record = session.get(IdempotencyRecord, key)
+    if record is None:
+        return None
+    if record.kind != kind:
+        raise InvalidInputError("Khóa chống gửi trùng đã được dùng cho một thao tác khác.")
+    return dict(record.result)
+
+
+def commit_once(session: Session, key: str | None, kind: str, result: dict[str, Any]) -> dict[str, Any]:
+    """Commit the pending write with its idempotency record; a concurrent twin's result wins races."""
+    if key is not None:
+        session.add(IdempotencyRecord(key=key, kind=kind, result=result, created_at=utcnow()))
+    try:
+        session.commit()
+    except sa.exc.IntegrityError:
+        session.rollback()
+        earlier = replayed(session, key, kind)
+        if earlier is None:
+            raise
+        return earlier
+    return result
+
+
+def insert_ignore(session: Session, table: sa.Table, values: Mapping[str, Any], keys: Sequence[str]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING on SQLite and PostgreSQL."""
+    session.execute(
+        _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    )
+
+
+def upsert(
+    session: Session,
+    table: sa.Table,
+    values: Mapping[str, Any],
+    keys: Sequence[str],
+    update: Mapping[str, Any],
+) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET update, atomically, on SQLite and PostgreSQL."""
+    stmt = _insert(session, table).values(**values)
+    session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=dict(update)))
+
+
+def _insert(session: Session, table: sa.Table) -> Any:
+    """The dialect's INSERT construct (both support ON CONFLICT)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def table_of(model: Any) -> sa.Table:
+    """The Table behind a SQLModel class."""
+    table: sa.Table = model.__table__
+    return table
