@@ -119,6 +119,17 @@ class Call:
         """The `text` (or `caption`) parameter as sent, markup included ('' when absent)."""
         return str(self.params.get("text", self.params.get("caption", "")))
 
+    @property
+    def chat_id(self) -> int | None:
+        """The `chat_id` parameter as an int (None when absent or a @username)."""
+        value = self.params.get("chat_id")
+        return int(str(value)) if str(value).lstrip("-").isdigit() else None
+
+    @property
+    def result(self) -> Any:
+        """The `result` of a successful answer (a Message dict for sends and edits), else None."""
+        return self.response.get("result") if isinstance(self.response, dict) else None
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -1080,6 +1091,14 @@ class FakeBotApi:
                     body = update.get("message") or update.get("edited_message") or {}
                     return int(body["message_id"])
         raise KeyError(f"no message update {update_id}")
+
+    def update(self, update_id: int) -> JSON:
+        """An injected update as it was queued (e.g. to read a callback query's id)."""
+        with self._lock:
+            for update in self._state.history:
+                if update["update_id"] == update_id:
+                    return copy.deepcopy(update)
+        raise KeyError(f"no update {update_id}")
 
     def queued_at(self, update_id: int) -> float:
         """time.monotonic() when an update was queued (for latency measurements)."""
