@@ -25,7 +25,7 @@ def export(
     from bot.config import Settings
     from bot.db.engine import ensure_schema, make_engine, session_scope
     from bot.services.errors import ServiceError
-    from bot.services.exports import FORMATS, ExportError, export_feedback, parse_local_date
+    from bot.services.exports import FORMATS, ExportError, describe_filters, export_feedback, parse_local_date
     from bot.services.roles import cli_actor
 
     engine = None
@@ -58,7 +58,7 @@ def export(
     finally:
         if engine is not None:
             engine.dispose()
-    typer.echo(f"Đã xuất {result.rows} góp ý ({result.filters.describe()}) → {result.path}")
+    typer.echo(f"Đã xuất {result.rows} góp ý ({describe_filters(result.filters)}) → {result.path}")
     if result.chart_path:
         typer.echo(f"Biểu đồ: {result.chart_path}; {result.polls} khảo sát.")
 

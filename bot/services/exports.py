@@ -37,18 +37,30 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from bot.db.models import Feedback, Poll, PollOption, Resident, Vote
 from bot.services._base import guarded
 from bot.services.audit import AuditAction, record_audit
 from bot.services.charts import render_summary_png
 from bot.services.errors import InvalidInputError
+from bot.services.feedback import (
+    Category,
+    FeedbackFilter,
+    Status,
+    check_filter,
+    feedback_query,
+    local_day_start,
+    parse_category,
+    parse_status,
+)
+from bot.services.polls import UNKNOWN_WARD
 from bot.services.roles import Actor, Role
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -72,7 +84,6 @@ SUMMARY_SHEET = "Tổng hợp"
 FEEDBACK_HEADERS = ("Mã phiếu", "Thời gian", "Lĩnh vực", "Phường/Xã", "Trạng thái", "Nội dung")
 FEEDBACK_WIDTHS = (16, 17, 24, 24, 16, 100)
 TOP_WARDS_CHART = 15
-NO_WARD = "(không rõ)"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
@@ -82,36 +93,27 @@ class ExportError(InvalidInputError):
     """Bad export input (dates, category, status, path); `message` is for the officer."""
 
 
-@dataclass(frozen=True, slots=True)
-class ExportFilters:
-    """What to export: local dates (inclusive), category label, ward, status code."""
+def describe_filters(filters: FeedbackFilter) -> str:
+    """Vietnamese one-line description of the filters, for titles."""
+    parts = [
+        f"từ {filters.date_from:%d/%m/%Y}" if filters.date_from else "",
+        f"đến {filters.date_to:%d/%m/%Y}" if filters.date_to else "",
+        f"lĩnh vực: {filters.category.label}" if filters.category else "",
+        f"phường/xã: {filters.ward}" if filters.ward else "",
+        f"trạng thái: {filters.status.label}" if filters.status else "",
+    ]
+    return ", ".join(p for p in parts if p) or "toàn bộ thời gian"
 
-    date_from: date | None = None
-    date_to: date | None = None
-    category: str | None = None
-    ward: str | None = None
-    status: str | None = None
 
-    def describe(self) -> str:
-        """Vietnamese one-line description for sheet and chart titles."""
-        parts = [
-            f"từ {self.date_from:%d/%m/%Y}" if self.date_from else "",
-            f"đến {self.date_to:%d/%m/%Y}" if self.date_to else "",
-            f"lĩnh vực: {self.category}" if self.category else "",
-            f"phường/xã: {self.ward}" if self.ward else "",
-            f"trạng thái: {self.status}" if self.status else "",
-        ]
-        return ", ".join(p for p in parts if p) or "toàn bộ thời gian"
-
-    def as_dict(self) -> dict[str, str | None]:
-        """JSON-ready form for the audit log."""
-        return {
-            "date_from": self.date_from.isoformat() if self.date_from else None,
-            "date_to": self.date_to.isoformat() if self.date_to else None,
-            "category": self.category,
-            "ward": self.ward,
-            "status": self.status,
-        }
+def _filters_dict(filters: FeedbackFilter) -> dict[str, str | None]:
+    """JSON-ready filters for the audit log."""
+    return {
+        "date_from": filters.date_from.isoformat() if filters.date_from else None,
+        "date_to": filters.date_to.isoformat() if filters.date_to else None,
+        "category": filters.category.value if filters.category else None,
+        "ward": filters.ward,
+        "status": filters.status.value if filters.status else None,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +200,7 @@ class ExportResult:
     rows: int
     chart_path: Path | None = None
     polls: int = 0
-    filters: ExportFilters = field(default_factory=ExportFilters)
+    filters: FeedbackFilter = field(default_factory=FeedbackFilter)
 
     @property
     def paths(self) -> list[Path]:
@@ -337,12 +339,11 @@ def write_xlsx(
     *,
     summary: Summary,
     polls: Iterable[PollReport] = (),
-    filters: ExportFilters | None = None,
+    described: str = "toàn bộ thời gian",
 ) -> tuple[int, int]:
     """Write the feedback, summary and poll sheets to `out`; return (feedback rows, poll sheets)."""
     import xlsxwriter
 
-    described = (filters or ExportFilters()).describe()
     with _atomic(out) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_formulas": False})
         wb.set_properties({"title": f"Báo cáo góp ý ({described})", "author": "citizenbot"})
@@ -363,8 +364,8 @@ def write_xlsx(
 
 def _write_feedback_sheet(ws: Any, rows: Iterable[FeedbackRow], styles: _Styles) -> int:
     """Stream feedback rows under a frozen, filterable header; return the row count."""
-    for col, width in enumerate(FEEDBACK_WIDTHS):
-        ws.set_column(col, col, width)
+    for column, width in enumerate(FEEDBACK_WIDTHS):
+        ws.set_column(column, column, width)
     ws.freeze_panes(1, 0)
     ws.write_row(0, 0, FEEDBACK_HEADERS, styles.header)
     r = 0
@@ -551,38 +552,6 @@ ERASED_TEXT = "(nội dung đã xóa theo yêu cầu của người dân)"
 _WARD_PREFIXES = ("phuong ", "xa ", "thi tran ", "p. ", "p.", "x. ")
 
 
-def _catalog() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(category code, label) and (status code, label) pairs, in display order."""
-    categories = [
-        ("moi_truong", "môi trường"),
-        ("giao_thong", "giao thông"),
-        ("quy_hoach_xay_dung", "quy hoạch - xây dựng"),
-        ("giao_duc", "giáo dục"),
-        ("y_te", "y tế"),
-        ("van_hoa", "văn hóa"),
-        ("chuyen_doi_so", "chuyển đổi số"),
-        ("an_ninh_trat_tu", "an ninh trật tự"),
-        ("khac", "khác"),
-    ]
-    statuses = [
-        ("moi", "mới"),
-        ("tiep_nhan", "đã tiếp nhận"),
-        ("dang_xu_ly", "đang xử lý"),
-        ("da_xu_ly", "đã xử lý"),
-        ("tu_choi", "từ chối"),
-    ]
-    return categories, statuses
-
-
-def _match_code(value: str, pairs: Sequence[tuple[str, str]]) -> str | None:
-    """The code whose code or label matches `value`, ignoring case, diacritics and '_' vs ' '."""
-    wanted = fold(value.replace("_", " "))
-    for code, label in pairs:
-        if wanted in {fold(code.replace("_", " ")), fold(label)}:
-            return code
-    return None
-
-
 def _bare_ward(name: str) -> str:
     """Folded ward name without its 'phường' / 'xã' prefix."""
     folded = fold(name)
@@ -594,10 +563,8 @@ def _bare_ward(name: str) -> str:
 
 def _resolve_ward(session: Session, ward: str) -> str:
     """The stored spelling of a ward ('hoan kiem' → 'Phường Hoàn Kiếm'), or the input as typed."""
-    from bot.db.models import Feedback
-
     typed = " ".join(ward.split())
-    ward_col = _col(Feedback.ward)
+    ward_col = col(Feedback.ward)
     candidates = [
         w for w in session.execute(sa.select(ward_col).where(ward_col.is_not(None)).distinct()).scalars()
     ]
@@ -620,91 +587,57 @@ def resolve_filters(
     category: str | None = None,
     ward: str | None = None,
     status: str | None = None,
-) -> ExportFilters:
-    """Check the officer's filters and map them to stored values; raise ExportError when bad."""
-    categories, statuses = _catalog()
-    if date_from and date_to and date_from > date_to:
-        raise ExportError(f"Ngày bắt đầu {date_from:%d/%m/%Y} sau ngày kết thúc {date_to:%d/%m/%Y}.")
-    cat_code = None
-    if category and category.strip():
-        cat_code = _match_code(category, categories)
-        if cat_code is None:
-            names = ", ".join(label for _, label in categories)
-            raise ExportError(f"Lĩnh vực '{category}' không có trong danh sách: {names}.")
-    status_code = None
-    if status and status.strip():
-        status_code = _match_code(status, statuses)
-        if status_code is None:
-            codes = ", ".join(code for code, _ in statuses)
-            raise ExportError(f"Trạng thái '{status}' không hợp lệ; dùng một trong: {codes}.")
-    ward_name = _resolve_ward(session, ward) if ward and ward.strip() else None
-    return ExportFilters(date_from, date_to, cat_code, ward_name, status_code)
+) -> FeedbackFilter:
+    """Check the officer's filters and map them to stored values; InvalidInputError when bad."""
+    filters = FeedbackFilter(
+        date_from=date_from,
+        date_to=date_to,
+        category=parse_category(category) if category and category.strip() else None,
+        ward=_resolve_ward(session, ward) if ward and ward.strip() else None,
+        status=parse_status(status) if status and status.strip() else None,
+    )
+    check_filter(filters)
+    return filters
 
 
-def _feedback_conditions(filters: ExportFilters) -> list[sa.ColumnElement[bool]]:
-    """WHERE clauses of the feedback filters (local dates → UTC bounds, end inclusive)."""
-    from bot.db.models import Feedback
-
-    conditions: list[sa.ColumnElement[bool]] = []
-    if filters.date_from:
-        conditions.append(_col(Feedback.created_at) >= local_day_start(filters.date_from))
-    if filters.date_to:
-        conditions.append(_col(Feedback.created_at) < local_day_start(filters.date_to + timedelta(days=1)))
-    if filters.category:
-        conditions.append(_col(Feedback.category) == filters.category)
-    if filters.ward:
-        conditions.append(_col(Feedback.ward) == filters.ward)
-    if filters.status:
-        conditions.append(_col(Feedback.status) == filters.status)
-    return conditions
-
-
-def _col(attribute: Any) -> Any:
-    """A model attribute as a SQL column expression (keeps mypy calm about SQLModel fields)."""
-    return attribute
-
-
-def local_day_start(day: date) -> datetime:
-    """Midnight of a Hà Nội local date, as an aware datetime."""
-    return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
+def _where(filters: FeedbackFilter) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clause of the feedback service's own filter query (one definition of the filters)."""
+    clause = feedback_query(filters).whereclause
+    return [] if clause is None else [clause]
 
 
 def iter_feedback(
-    session: Session, filters: ExportFilters, *, chunk_size: int = CHUNK_SIZE
+    session: Session, filters: FeedbackFilter, *, chunk_size: int = CHUNK_SIZE
 ) -> Iterator[FeedbackRow]:
     """Stream matching feedback, oldest first, fetching `chunk_size` rows at a time."""
-    from bot.db.models import Feedback, Resident
-
-    categories, statuses = _catalog()
-    cat_labels, status_labels = dict(categories), dict(statuses)
     stmt = (
         sa.select(
-            _col(Feedback.ticket),
-            _col(Feedback.created_at),
-            _col(Feedback.category),
-            _col(Feedback.ward),
-            _col(Feedback.status),
-            _col(Feedback.text),
-            _col(Feedback.latitude),
-            _col(Feedback.longitude),
-            _col(Feedback.photo_file_id).is_not(None),
-            _col(Feedback.erased_at),
-            _col(Resident.pseudonym),
-            _col(Resident.erased_at),
+            col(Feedback.ticket),
+            col(Feedback.created_at),
+            col(Feedback.category),
+            col(Feedback.ward),
+            col(Feedback.status),
+            col(Feedback.text),
+            col(Feedback.latitude),
+            col(Feedback.longitude),
+            col(Feedback.photo_file_id).is_not(None),
+            col(Feedback.erased_at),
+            col(Resident.pseudonym),
+            col(Resident.erased_at),
         )
-        .join(Resident, _col(Resident.id) == _col(Feedback.resident_id))
-        .where(*_feedback_conditions(filters))
-        .order_by(_col(Feedback.created_at), _col(Feedback.id))
+        .join(Resident, col(Resident.id) == col(Feedback.resident_id))
+        .where(*_where(filters))
+        .order_by(col(Feedback.created_at), col(Feedback.id))
         .execution_options(yield_per=chunk_size)
     )
     for rec in session.execute(stmt):
         yield FeedbackRow(
             ticket=rec[0],
             created_at=to_local(rec[1]),
-            category=cat_labels.get(rec[2], rec[2]),
-            ward=rec[3] or NO_WARD,
+            category=_label(Category, rec[2]),
+            ward=rec[3] or UNKNOWN_WARD,
             status=rec[4],
-            status_label=status_labels.get(rec[4], rec[4]),
+            status_label=_label(Status, rec[4]),
             text=ERASED_TEXT if rec[9] is not None else (rec[5] or ""),
             latitude=rec[6],
             longitude=rec[7],
@@ -713,34 +646,37 @@ def iter_feedback(
         )
 
 
-def summarize(session: Session, filters: ExportFilters) -> Summary:
+def summarize(session: Session, filters: FeedbackFilter) -> Summary:
     """Counts by ward × category and by status, with SQL GROUP BY."""
-    from bot.db.models import Feedback
-
-    categories, statuses = _catalog()
-    labels = dict(categories)
-    where = _feedback_conditions(filters)
+    where = _where(filters)
     count = sa.func.count()
     cells: dict[tuple[str, str], int] = {}
-    by_cell = sa.select(_col(Feedback.ward), _col(Feedback.category), count).where(*where)
-    for ward, cat, n in session.execute(by_cell.group_by(_col(Feedback.ward), _col(Feedback.category))):
-        key = (ward or NO_WARD, labels.get(cat, cat))
+    by_cell = sa.select(col(Feedback.ward), col(Feedback.category), count).where(*where)
+    for ward, cat, n in session.execute(by_cell.group_by(col(Feedback.ward), col(Feedback.category))):
+        key = (ward or UNKNOWN_WARD, _label(Category, cat))
         cells[key] = cells.get(key, 0) + n
-    by_status_stmt = sa.select(_col(Feedback.status), count).where(*where).group_by(_col(Feedback.status))
+    by_status_stmt = sa.select(col(Feedback.status), count).where(*where).group_by(col(Feedback.status))
     by_status = {code: n for code, n in session.execute(by_status_stmt)}
-    extra = sorted({cat for _, cat in cells} - set(labels.values()))
-    return Summary([label for _, label in categories] + extra, statuses, cells, by_status)
+    labels = [c.label for c in Category]
+    extra = sorted({cat for _, cat in cells} - set(labels))
+    return Summary(labels + extra, [(s.value, s.label) for s in Status], cells, by_status)
 
 
-def poll_reports(session: Session, filters: ExportFilters) -> list[PollReport]:
+def _label(kind: type[Category] | type[Status], code: str) -> str:
+    """The Vietnamese label of a stored code (the code itself if unknown)."""
+    try:
+        return kind(code).label
+    except ValueError:
+        return code
+
+
+def poll_reports(session: Session, filters: FeedbackFilter) -> list[PollReport]:
     """Polls whose voting window overlaps the date filter, with votes by option and by ward."""
-    from bot.db.models import Poll, PollOption, Vote
-
-    stmt = sa.select(Poll).order_by(_col(Poll.id))
+    stmt = sa.select(Poll).order_by(col(Poll.id))
     if filters.date_to:
-        stmt = stmt.where(_col(Poll.opens_at) < local_day_start(filters.date_to + timedelta(days=1)))
+        stmt = stmt.where(col(Poll.opens_at) < local_day_start(filters.date_to + timedelta(days=1)))
     if filters.date_from:
-        end = sa.func.coalesce(_col(Poll.closed_at), _col(Poll.closes_at))
+        end = sa.func.coalesce(col(Poll.closed_at), col(Poll.closes_at))
         stmt = stmt.where(sa.or_(end.is_(None), end >= local_day_start(filters.date_from)))
     polls = list(session.execute(stmt).scalars())
     if not polls:
@@ -748,18 +684,18 @@ def poll_reports(session: Session, filters: ExportFilters) -> list[PollReport]:
     ids = [p.id for p in polls]
     options: dict[int, list[PollOption]] = {}
     opt_stmt = (
-        sa.select(PollOption).where(_col(PollOption.poll_id).in_(ids)).order_by(_col(PollOption.position))
+        sa.select(PollOption).where(col(PollOption.poll_id).in_(ids)).order_by(col(PollOption.position))
     )
     for opt in session.execute(opt_stmt).scalars():
         options.setdefault(opt.poll_id, []).append(opt)
     counts: dict[int, dict[tuple[str, int], int]] = {}
     vote_stmt = (
-        sa.select(_col(Vote.poll_id), _col(Vote.ward), _col(Vote.option_id), sa.func.count())
-        .where(_col(Vote.poll_id).in_(ids))
-        .group_by(_col(Vote.poll_id), _col(Vote.ward), _col(Vote.option_id))
+        sa.select(col(Vote.poll_id), col(Vote.ward), col(Vote.option_id), sa.func.count())
+        .where(col(Vote.poll_id).in_(ids))
+        .group_by(col(Vote.poll_id), col(Vote.ward), col(Vote.option_id))
     )
     for poll_id, ward, option_id, n in session.execute(vote_stmt):
-        counts.setdefault(poll_id, {})[(ward or NO_WARD, option_id)] = n
+        counts.setdefault(poll_id, {})[(ward or UNKNOWN_WARD, option_id)] = n
     return [_poll_report(p, options.get(p.id or 0, []), counts.get(p.id or 0, {})) for p in polls]
 
 
@@ -821,16 +757,22 @@ def export_feedback(
     else:
         summary = summarize(session, filters)
         polls = poll_reports(session, filters)
-        count, n_polls = write_xlsx(rows, out, summary=summary, polls=polls, filters=filters)
+        described = describe_filters(filters)
+        count, n_polls = write_xlsx(rows, out, summary=summary, polls=polls, described=described)
         chart = render_summary_png(
             chart_path_for(out),
-            title=f"Tổng hợp góp ý ({filters.describe()})",
+            title=f"Tổng hợp góp ý ({described})",
             by_category=summary.by_category(),
             by_ward=summary.by_ward(),
             by_status=summary.status_counts(),
         )
     session.commit()  # end the read transaction before writing the audit entry
-    details: dict[str, Any] = {"format": fmt, "filters": filters.as_dict(), "rows": count, "polls": n_polls}
+    details: dict[str, Any] = {
+        "format": fmt,
+        "filters": _filters_dict(filters),
+        "rows": count,
+        "polls": n_polls,
+    }
     record_audit(
         session=session, actor=actor, action=AuditAction.EXPORT, target=f"feedback.{fmt}", details=details
     )

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from bot.db.engine import make_engine, session_scope, upgrade
 from bot.db.models import AuditLog, Feedback, Poll, PollOption, Resident, Vote
-from bot.services.errors import PermissionDeniedError
+from bot.services.errors import InvalidInputError, PermissionDeniedError
 from bot.services.exports import (
     CSV_COLUMNS,
     FEEDBACK_HEADERS,
@@ -215,23 +215,23 @@ def test_xlsx_has_feedback_summary_and_poll_sheets_with_charts(seeded: Session, 
     assert rows[0] == FEEDBACK_HEADERS
     assert [r[0] for r in rows[1:]] == [f"GY-2026-{i:06d}" for i in range(1, 7)]
     assert rows[1][1] == datetime(2026, 3, 1, 23, 30)  # local time, not UTC
-    assert rows[1][2:5] == ("giao thông", "Phường Hoàn Kiếm", "mới")
-    assert rows[5][3] == "(không rõ)"
+    assert rows[1][2:5] == ("Giao thông", "Phường Hoàn Kiếm", "Mới")
+    assert rows[5][3] == "Chưa xác định"
     assert feedback.freeze_panes == "A2" and feedback.auto_filter.ref == "A1:F7"
 
     summary = {r[0]: r[1:] for r in wb[SUMMARY_SHEET].iter_rows(values_only=True) if r[0]}
     assert summary["Tổng số góp ý"][0] == 6
-    assert [summary[s][0] for s in ("mới", "đã tiếp nhận", "đang xử lý", "đã xử lý", "từ chối")] == [
+    assert [summary[s][0] for s in ("Mới", "Đã tiếp nhận", "Đang xử lý", "Đã xử lý", "Từ chối")] == [
         3,
         1,
         0,
         2,
         0,
     ]
-    assert summary["giao thông"][0] == 3
+    assert summary["Giao thông"][0] == 3
     header = summary["Phường/Xã"]
     hoan_kiem = dict(zip(header, summary["Phường Hoàn Kiếm"], strict=False))
-    assert hoan_kiem["giao thông"] == 1 and hoan_kiem["môi trường"] == 1 and hoan_kiem["Tổng"] == 2
+    assert hoan_kiem["Giao thông"] == 1 and hoan_kiem["Môi trường"] == 1 and hoan_kiem["Tổng"] == 2
     assert dict(zip(header, summary["Tổng cộng"], strict=False))["Tổng"] == 6
 
     poll = {r[0]: r[1:] for r in wb[wb.sheetnames[2]].iter_rows(values_only=True) if r[0]}
@@ -267,7 +267,7 @@ def test_csv_has_bom_fixed_columns_and_keeps_vietnamese(seeded: Session, tmp_pat
     first = records[0]
     assert first["text"] == "Đường Đinh Tiên Hoàng ùn tắc giờ cao điểm, đề nghị phân luồng."
     assert first["created_at"] == "2026-03-01T23:30:00+07:00"
-    assert (first["category"], first["status"], first["status_label"]) == ("giao thông", "moi", "mới")
+    assert (first["category"], first["status"], first["status_label"]) == ("Giao thông", "moi", "Mới")
     assert records[1]["text"].startswith("'=HYPERLINK")  # a spreadsheet will not run it
 
 
@@ -301,7 +301,7 @@ def test_summary_follows_the_filters(seeded: Session, tmp_path: Path) -> None:
         r[0]: r[1] for r in openpyxl.load_workbook(out)[SUMMARY_SHEET].iter_rows(values_only=True) if r[0]
     }
     assert summary["Tổng số góp ý"] == 2
-    assert summary["giao thông"] == 2 and summary["môi trường"] == 0
+    assert summary["Giao thông"] == 2 and summary["Môi trường"] == 0
 
 
 def test_each_export_is_audited(seeded: Session, tmp_path: Path) -> None:
@@ -316,16 +316,16 @@ def test_each_export_is_audited(seeded: Session, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"date_from": date(2026, 3, 5), "date_to": date(2026, 3, 1)}, "sau ngày kết thúc"),
-        ({"category": "thời tiết"}, "không có trong danh sách"),
-        ({"status": "xong"}, "không hợp lệ"),
+        ({"date_from": date(2026, 3, 5), "date_to": date(2026, 3, 1)}, "Ngày kết thúc phải sau"),
+        ({"category": "thời tiết"}, "Lĩnh vực không hợp lệ"),
+        ({"status": "xong"}, "Trạng thái không hợp lệ"),
     ],
 )
 def test_bad_filters_are_refused_and_nothing_written(
     seeded: Session, tmp_path: Path, kwargs: dict[str, object], message: str
 ) -> None:
     (folder := tmp_path / "out").mkdir()
-    with pytest.raises(ExportError, match=message):
+    with pytest.raises(InvalidInputError, match=message):
         export(seeded, folder / "x.xlsx", **kwargs)
     assert list(folder.iterdir()) == []
     assert seeded.execute(sa.select(sa.func.count()).select_from(AuditLog)).scalar_one() == 0
