@@ -1,0 +1,125 @@
+"""What handlers need, kept in `application.bot_data`: settings, the search service, the database, roles."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from telegram import Update
+from telegram.ext import ContextTypes, filters
+
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from bot.search.models import Answer, BuildReport
+
+DEPS_KEY = "deps"
+T = TypeVar("T")
+SessionFactory = Callable[[], "AbstractContextManager[Session]"]
+
+
+class Searcher(Protocol):
+    """The part of bot.search.service.SearchService the bot uses."""
+
+    async def start(self, *, build_if_missing: bool = True) -> None:
+        """Load (or build) the index."""
+        ...
+
+    async def close(self) -> None:
+        """Release the index and encoder."""
+        ...
+
+    async def ask(self, question: str, top_k: int | None = None) -> Answer:
+        """Answer a question (CPU work off the event loop)."""
+        ...
+
+    async def rebuild(self) -> BuildReport:
+        """Re-index knowledge/ in the background and swap the index in atomically."""
+        ...
+
+
+@dataclass
+class RoleFilters:
+    """User filters for officers and admins, filled from the database at start and refreshed."""
+
+    admins: filters.User = field(default_factory=lambda: filters.User(allow_empty=False))
+    officers: filters.User = field(default_factory=lambda: filters.User(allow_empty=False))
+
+    def update(self, admin_ids: set[int], officer_ids: set[int]) -> None:
+        """Replace both id sets (admins are officers too)."""
+        self.admins.user_ids = admin_ids
+        self.officers.user_ids = officer_ids | admin_ids
+
+
+@dataclass
+class BotDeps:
+    """Long-lived collaborators of the handlers (created in `citizenbot run` or a test)."""
+
+    settings: Settings
+    search: Searcher
+    sessions: SessionFactory | None
+    roles: RoleFilters
+    pseudonymize: Callable[[int], str]
+
+
+def deps(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:
+    """The BotDeps of this application."""
+    value = context.bot_data[DEPS_KEY]
+    assert isinstance(value, BotDeps)
+    return value
+
+
+def pseudonym(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The resident's pseudonymous key (HMAC of the Telegram user id); the id itself is never stored."""
+    assert update.effective_user is not None
+    return deps(context).pseudonymize(update.effective_user.id)
+
+
+def idempotency_key(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    """A key that is the same when Telegram delivers this update twice."""
+    return f"tg:{context.bot.id}:{update.update_id}"
+
+
+def _in_session(sessions: SessionFactory, fn: Callable[..., T], kwargs: dict[str, Any]) -> T:
+    """Run one service function in its own session (worker thread); services commit themselves."""
+    with sessions() as session:
+        return fn(session=session, **kwargs)
+
+
+def _as_actor(
+    sessions: SessionFactory, telegram_id: int, fn: Callable[..., T], kwargs: dict[str, Any]
+) -> T:
+    """Run a privileged service function as the Actor of this Telegram user (worker thread)."""
+    from bot.services.roles import actor_for
+
+    with sessions() as session:
+        actor = actor_for(session=session, telegram_id=telegram_id)
+        return fn(session=session, actor=actor, **kwargs)
+
+
+async def call_as(update: Update, context: ContextTypes.DEFAULT_TYPE, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """Call a privileged service function as the sender (the service checks the role again)."""
+    from bot.services.errors import DatabaseUnavailableError
+
+    sessions = deps(context).sessions
+    if sessions is None:
+        raise DatabaseUnavailableError()
+    assert update.effective_user is not None
+    work = functools.partial(_as_actor, sessions, update.effective_user.id, fn, kwargs)
+    return await asyncio.to_thread(work)
+
+
+async def call(context: ContextTypes.DEFAULT_TYPE, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """Call a synchronous service function with a session, in a worker thread."""
+    from bot.services.errors import DatabaseUnavailableError
+
+    sessions = deps(context).sessions
+    if sessions is None:
+        raise DatabaseUnavailableError()
+    return await asyncio.to_thread(functools.partial(_in_session, sessions, fn, kwargs))

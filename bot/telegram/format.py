@@ -1,0 +1,187 @@
+"""Vietnamese texts and HTML formatting for Telegram replies: escaping, bold answering sentence, splitting."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+MAX_MESSAGE = 4096
+MAX_CALLBACK_BYTES = 64
+
+# --- fixed texts ----------------------------------------------------------------------------------
+
+WELCOME = (
+    "Xin chào! Mình là trợ lý của chương trình <b>Hà Nội thông minh, xanh, bền vững</b>.\n\n"
+    "• Gõ một câu hỏi (có dấu hoặc không dấu) để nhận câu trả lời kèm nguồn tài liệu.\n"
+    "• /gopy để gửi góp ý, phản ánh tới chính quyền.\n"
+    "• /khaosat để tham gia các cuộc khảo sát ý kiến.\n"
+    "• /theodoi để xem tình trạng các góp ý của bạn.\n"
+    "• /help để xem tất cả các lệnh."
+)
+PRIVACY_NOTICE = (
+    "<b>Thông báo về dữ liệu cá nhân</b> (Luật Bảo vệ dữ liệu cá nhân 91/2025/QH15)\n"
+    "Câu hỏi bạn gõ không được lưu kèm danh tính của bạn. Khi bạn gửi góp ý hoặc bỏ phiếu, "
+    "mình lưu nội dung đó với một mã bí danh (không lưu tên, số điện thoại), và mã trò chuyện "
+    "chỉ để báo cho bạn kết quả xử lý. Bạn có thể rút lại đồng ý và xóa dữ liệu bất cứ lúc nào bằng /xoadulieu.\n"
+    "Bạn có đồng ý để mình lưu góp ý, phiếu khảo sát và gửi thông báo cho bạn không?"
+)
+HELP_RESIDENT = (
+    "<b>Các lệnh</b>\n"
+    "/start - giới thiệu và thông báo về dữ liệu cá nhân\n"
+    "/help - danh sách lệnh\n"
+    "/gopy - gửi góp ý, phản ánh\n"
+    "/theodoi - xem tình trạng góp ý của bạn\n"
+    "/khaosat - các cuộc khảo sát đang mở\n"
+    "/xoadulieu - rút lại đồng ý và xóa dữ liệu của bạn\n"
+    "/huy - hủy thao tác đang làm\n"
+    "Hoặc gõ thẳng câu hỏi về chương trình."
+)
+HELP_OFFICER = (
+    "\n\n<b>Cán bộ</b>\n"
+    "/baocao [từ ngày] [đến ngày] - xuất báo cáo XLSX và biểu đồ\n"
+    "/xuly MÃ_PHIẾU TRẠNG_THÁI [ghi chú] - cập nhật tình trạng góp ý "
+    "(moi, tiep_nhan, dang_xu_ly, da_xu_ly, tu_choi)"
+)
+HELP_ADMIN = (
+    "\n\n<b>Quản trị</b>\n"
+    "/capnhat - lập lại chỉ mục tài liệu\n"
+    "Gửi tệp pdf, docx, txt, md, html (tối đa 20 MB) để thêm tài liệu\n"
+    "/taokhaosat - tạo khảo sát mới\n"
+    "/dongkhaosat ID - đóng khảo sát\n"
+    "/chuatraloi - các câu hỏi chưa trả lời được"
+)
+CONSENT_THANKS = "Cảm ơn bạn đã đồng ý. Bạn có thể rút lại bất cứ lúc nào bằng /xoadulieu."
+CONSENT_DECLINED = "Không sao cả. Bạn vẫn có thể đặt câu hỏi; mình sẽ không lưu góp ý hay phiếu của bạn."
+REFUSED = "Xin lỗi, lệnh này chỉ dành cho cán bộ hoặc quản trị viên."
+PRIVATE_ONLY = "Vui lòng dùng lệnh này trong cuộc trò chuyện riêng với mình để bảo vệ thông tin của bạn."
+STICKER = "Mình chưa hiểu nhãn dán 🙂 Hãy gõ câu hỏi bằng chữ nhé."
+VOICE = "Mình chưa nghe được tin nhắn thoại. Bạn hãy gõ câu hỏi bằng chữ nhé."
+MEDIA = "Mình chỉ đọc tin nhắn chữ. Muốn gửi ảnh hoặc vị trí kèm phản ánh, hãy dùng /gopy."
+FILE_REFUSED = "Xin lỗi, chỉ quản trị viên mới được gửi tài liệu cho mình. Bạn hãy gõ câu hỏi bằng chữ nhé."
+EDITED = "Mình chỉ đọc tin nhắn mới. Bạn hãy gửi lại câu hỏi thành một tin nhắn mới nhé."
+FORWARDED = "Mình không xử lý tin nhắn chuyển tiếp. Bạn hãy gõ trực tiếp câu hỏi của mình nhé."
+UNKNOWN_COMMAND = "Mình không biết lệnh này. Gõ /help để xem các lệnh."
+STALE_BUTTON = "Nút này đã hết hạn hoặc không hợp lệ."
+FLOOD = "Bạn gửi nhanh quá. Vui lòng đợi một chút rồi thử lại nhé."
+ERROR = "Xin lỗi, đã có lỗi xảy ra. Bạn vui lòng thử lại sau ít phút."
+DB_DOWN = (
+    "Xin lỗi, hệ thống lưu trữ đang tạm gián đoạn nên mình chưa thể ghi nhận yêu cầu này. "
+    "Nội dung của bạn chưa được lưu, bạn vui lòng thử lại sau ít phút. Bạn vẫn có thể đặt câu hỏi."
+)
+NOT_COVERED = (
+    "Xin lỗi, các tài liệu mình có chưa đề cập đến câu hỏi này. "
+    "Bạn có thể gửi góp ý hoặc câu hỏi cho chính quyền bằng lệnh /gopy."
+)
+HELPFUL_YES = "👍 Hữu ích"
+HELPFUL_NO = "👎 Chưa đúng"
+HELPFUL_THANKS = "Cảm ơn bạn đã đánh giá!"
+AGREE = "Đồng ý"
+DISAGREE = "Không đồng ý"
+NOTHING_TO_CANCEL = "Hiện không có thao tác nào để hủy."
+
+
+def esc(text: object) -> str:
+    """Escape any user or document text for Telegram HTML."""
+    return html.escape(str(text), quote=False)
+
+
+def quote_answer(passage_text: str, highlight: str | None) -> str:
+    """The passage as a blockquote with the answering sentence in bold (all text escaped)."""
+    if highlight and highlight in passage_text:
+        before, _, after = passage_text.partition(highlight)
+        body = f"{esc(before)}<b>{esc(highlight)}</b>{esc(after)}"
+    else:
+        body = esc(passage_text)
+    return f"<blockquote>{body.strip()}</blockquote>"
+
+
+def answer_message(passage_text: str, highlight: str | None, title: str, source: str) -> str:
+    """The reply to an answered question: quoted passage plus the named source."""
+    name = title or source
+    return f"{quote_answer(passage_text, highlight)}\n📄 Nguồn: <i>{esc(name)}</i>"
+
+
+def bullet_list(title: str, lines: Iterable[str]) -> str:
+    """A bold title followed by one escaped bullet per line."""
+    return "\n".join([f"<b>{esc(title)}</b>", *(f"• {esc(line)}" for line in lines)])
+
+
+# --- splitting ------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"<[^>]+>|&[#\w]+;|[^<&]+|[<&]")
+_TAG = re.compile(r"<(/?)([a-zA-Z\-]+)[^>]*>")
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _atoms(text: str) -> list[str]:
+    """Split HTML into tags, entities and text pieces (text kept whole up to spaces/newlines)."""
+    atoms: list[str] = []
+    for token in _TOKEN.findall(text):
+        if (token.startswith("<") and len(token) > 1) or token.startswith("&"):
+            atoms.append(token)
+        else:
+            atoms.extend(piece for piece in re.split(r"(\s+)", token) if piece)
+    return atoms
+
+
+def _closing(open_tags: Sequence[str]) -> str:
+    """Closing tags for the currently open tags, innermost first."""
+    return "".join(f"</{_TAG.match(tag).group(2)}>" for tag in reversed(open_tags))  # type: ignore[union-attr]
+
+
+def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split an HTML message into parts within `limit`, at line breaks when possible, tags balanced."""
+    if utf16_len(text) <= limit:
+        return [text]
+    budget = limit - 64  # room for closing and reopening tags
+    parts: list[str] = []
+    open_tags: list[str] = []
+    current = ""
+    for unit in _units(text, budget):
+        if current.strip() and utf16_len(current + unit) > budget:
+            parts.append(current + _closing(open_tags))
+            current = "".join(open_tags)
+        current += unit
+        _track_tags(unit, open_tags)
+    if current.strip():
+        parts.append(current + _closing(open_tags))
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _units(text: str, budget: int) -> list[str]:
+    """Lines (with their newline); a line over the budget becomes its atoms, long atoms are sliced."""
+    units: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if utf16_len(line) <= budget:
+            units.append(line)
+            continue
+        for atom in _atoms(line):
+            while utf16_len(atom) > budget:
+                units.append(atom[: budget // 2])
+                atom = atom[budget // 2 :]
+            units.append(atom)
+    return units
+
+
+def _track_tags(unit: str, open_tags: list[str]) -> None:
+    """Update the stack of open tags with the tags found in `unit`."""
+    for match in _TAG.finditer(unit):
+        if match.group(1):
+            if open_tags:
+                open_tags.pop()
+        else:
+            open_tags.append(match.group(0))
+
+
+def callback(*parts: Any) -> str:
+    """Join ids into callback data, checking Telegram's 64-byte limit."""
+    data = ":".join(str(p) for p in parts)
+    if len(data.encode("utf-8")) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data

@@ -1,0 +1,109 @@
+"""Questions and answers: any plain text in a private chat (or a mention in a group) is a question."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from bot.telegram import format as fmt
+from bot.telegram.deps import call, deps
+
+log = logging.getLogger(__name__)
+
+
+class MentionsBot(filters.MessageFilter):
+    """Messages that mention this bot by @username or reply to one of its messages."""
+
+    def filter(self, message: Message) -> bool:
+        """True when the bot is addressed."""
+        username = message.get_bot().username
+        reply = message.reply_to_message
+        if reply is not None and reply.from_user is not None and reply.from_user.username == username:
+            return True
+        return f"@{username}".lower() in (message.text or "").lower()
+
+
+def _strip_mention(text: str, username: str) -> str:
+    """The question without the bot's @username."""
+    mention = f"@{username}"
+    index = text.lower().find(mention.lower())
+    if index < 0:
+        return text
+    return (text[:index] + text[index + len(mention) :]).strip()
+
+
+def _helpful_keyboard() -> InlineKeyboardMarkup:
+    """The two buttons under an answer."""
+    return InlineKeyboardMarkup(
+        [[
+            InlineKeyboardButton(fmt.HELPFUL_YES, callback_data=fmt.callback("qa", 1)),
+            InlineKeyboardButton(fmt.HELPFUL_NO, callback_data=fmt.callback("qa", 0)),
+        ]]
+    )
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Validate the question, search the documents, reply with the quoted passage or an honest no."""
+    from bot.search.errors import SearchError
+    from bot.text import validate_question
+
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    text = _strip_mention(message.text, context.bot.username)
+    try:
+        question = validate_question(text)
+        await message.reply_chat_action(ChatAction.TYPING)
+        answer = await deps(context).search.ask(question)
+    except SearchError as exc:
+        await message.reply_text(fmt.esc(exc.message), parse_mode=ParseMode.HTML)
+        return
+    if answer.abstained or not answer.passages:
+        await message.reply_text(fmt.NOT_COVERED, parse_mode=ParseMode.HTML)
+        await _log_unanswered(context, question)
+        return
+    best = answer.passages[0]
+    reply = fmt.answer_message(best.text, answer.highlight, best.title, best.source)
+    parts = fmt.split_html(reply)
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        await message.reply_text(
+            part,
+            parse_mode=ParseMode.HTML,
+            reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
+            reply_markup=_helpful_keyboard() if last else None,
+        )
+
+
+async def _log_unanswered(context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    """Record an abstained question (text only, no resident); a database outage only logs a warning."""
+    from bot.services import questions
+    from bot.services.errors import ServiceError
+
+    try:
+        await call(context, questions.record_unanswered, text=question)
+    except ServiceError as exc:
+        log.warning("unanswered question not recorded: %s", exc.message)
+
+
+async def rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Thank the resident for rating an answer and remove the buttons (the rating is anonymous)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    helpful = query.data.endswith(":1")
+    log.info("answer rated %s", "helpful" if helpful else "not helpful")
+    await query.answer(fmt.HELPFUL_THANKS)
+    await query.edit_message_reply_markup(reply_markup=None)
+
+
+def handlers(private_text: filters.BaseFilter) -> list[MessageHandler | CallbackQueryHandler]:
+    """Q&A handlers: plain text in private chats, mentions in groups, and the rating buttons."""
+    return [
+        MessageHandler(private_text, answer_question),
+        MessageHandler(
+            filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & MentionsBot(), answer_question
+        ),
+        CallbackQueryHandler(rate_answer, pattern=r"^qa:[01]$"),
+    ]
