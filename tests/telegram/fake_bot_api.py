@@ -104,7 +104,7 @@ class UploadedFile:
 
 @dataclass
 class Call:
-    """One recorded Bot API request and the answer it got."""
+    """One Bot API request and its answer: `index` in answer order, `time` (monotonic) of arrival."""
 
     index: int
     method: str
@@ -510,9 +510,14 @@ class FakeBotApi:
     # --- recorded calls --------------------------------------------------------------------
 
     def calls(self, method: str | None = None) -> list[Call]:
-        """Recorded calls, oldest first, optionally of one method."""
+        """Recorded calls in the order they were answered, optionally of one method."""
         with self._lock:
             return [c for c in self._state.calls if method is None or c.method == method]
+
+    def last_index(self) -> int:
+        """The index of the latest recorded call (-1 when none): wait for calls after it."""
+        with self._lock:
+            return len(self._state.calls) - 1
 
     @property
     def warnings(self) -> list[str]:
@@ -525,10 +530,16 @@ class FakeBotApi:
         with self._lock:
             return list(self._state.deliveries)
 
-    def _take(self, match: Predicate) -> Call | None:
-        """Under the lock: the oldest answered matching call not yet returned by a wait, now taken."""
-        for call in self._state.calls:
-            if call.status and call.index not in self._state.consumed and match(call):
+    def _take(self, match: Predicate, cursor: list[int]) -> Call | None:
+        """Under the lock: the oldest matching call no wait took yet, from cursor[0] on; now taken.
+
+        Calls are recorded once answered and never change, so each wait scans each call once.
+        """
+        calls = self._state.calls
+        while cursor[0] < len(calls):
+            call = calls[cursor[0]]
+            cursor[0] += 1
+            if call.index not in self._state.consumed and match(call):
                 self._state.consumed.add(call.index)
                 return call
         return None
@@ -544,13 +555,14 @@ class FakeBotApi:
         event = asyncio.Event()
         listener = (loop, event)
         deadline = loop.time() + timeout
+        cursor = [0]
         with self._lock:
             self._listeners.add(listener)
         try:
             while True:
                 event.clear()
                 with self._lock:
-                    call = self._take(match)
+                    call = self._take(match, cursor)
                 if call is not None:
                     return call
                 remaining = deadline - loop.time()
@@ -573,9 +585,10 @@ class FakeBotApi:
         """Blocking variant of `wait_for` for code outside an event loop."""
         match = _matcher(method, predicate)
         deadline = time.monotonic() + timeout
+        cursor = [0]
         with self._changed:
             while True:
-                call = self._take(match)
+                call = self._take(match, cursor)
                 if call is not None:
                     return call
                 remaining = deadline - time.monotonic()
@@ -1121,10 +1134,8 @@ class FakeBotApi:
         self, token: str, method: str, params: JSON, files: dict[str, UploadedFile]
     ) -> tuple[int, JSON]:
         """Record a call, apply faults, dispatch; return (HTTP status, JSON body)."""
-        call = Call(0, method, params, files, time.monotonic())
+        call = Call(-1, method, params, files, time.monotonic())
         with self._lock:
-            call.index = len(self._state.calls)
-            self._state.calls.append(call)
             faults = self._state.faults.get(method)
             fault = faults.pop(0) if faults else None
         try:
@@ -1138,6 +1149,8 @@ class FakeBotApi:
             status, body = err.status, err.payload()
         with self._lock:
             call.status, call.response = status, body
+            call.index = len(self._state.calls)
+            self._state.calls.append(call)
             self._notify_calls()
         return status, body
 
