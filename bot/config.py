@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=700, ge=100, description="target passage size in characters")
     chunk_overlap: int = Field(default=1, ge=0, description="sentences shared by consecutive passages")
     top_k: int = Field(default=5, ge=1, le=50)
+    index_type: Literal["flat", "hnsw"] = Field(
+        default="flat", description="faiss index: exact inner product (flat) or approximate (hnsw)"
+    )
 
     # --- civic data ----------------------------------------------------------------------
     data_dir: Path = Path("data")

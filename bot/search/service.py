@@ -1,0 +1,89 @@
+"""Async facade for the bot: loads the retriever in a thread, answers off the event loop, rebuilds
+under an asyncio.Lock and swaps the new retriever in only when it is ready (the old one keeps answering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from bot.config import Settings
+from bot.search.encoders import Encoder
+from bot.search.errors import IndexMissingError
+from bot.search.models import Answer, BuildReport
+
+
+class LockedEncoder:
+    """Serialises calls to an encoder shared by answering and rebuilding threads."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self._inner = inner
+        self._lock = threading.Lock()
+        self.name = inner.name
+        self.dim = inner.dim
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed queries (one caller at a time)."""
+        with self._lock:
+            return self._inner.encode_queries(texts)
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Embed passages (one caller at a time)."""
+        with self._lock:
+            return self._inner.encode_passages(texts, progress=progress)
+
+
+class SearchService:
+    """Owns the current Retriever; safe to ask while a rebuild runs."""
+
+    def __init__(self, settings: Settings) -> None:
+        from bot.search.retriever import Retriever
+
+        self._settings = settings
+        self._retriever: Retriever | None = None
+        self._encoder: LockedEncoder | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self, *, build_if_missing: bool = True) -> None:
+        """Load the encoder and index in a worker thread (building the index first if it is missing)."""
+        from bot.search.encoders import make_encoder
+        from bot.search.retriever import Retriever
+
+        if self._encoder is None:
+            self._encoder = LockedEncoder(await asyncio.to_thread(make_encoder, self._settings))
+        try:
+            self._retriever = await asyncio.to_thread(Retriever.load, self._settings, self._encoder)
+        except IndexMissingError:
+            if not build_if_missing:
+                raise
+            await self.rebuild()
+
+    async def ask(self, question: str, top_k: int | None = None) -> Answer:
+        """Answer in a worker thread with the retriever current at call time."""
+        retriever = self._retriever
+        if retriever is None:
+            raise IndexMissingError()
+        return await asyncio.to_thread(retriever.ask, question, top_k)
+
+    async def rebuild(self) -> BuildReport:
+        """Re-index knowledge_dir in a worker thread and swap the new index in."""
+        from bot.search.encoders import make_encoder
+        from bot.search.index import build_index
+        from bot.search.retriever import Retriever
+
+        async with self._lock:
+            if self._encoder is None:
+                self._encoder = LockedEncoder(await asyncio.to_thread(make_encoder, self._settings))
+            encoder = self._encoder
+            report = await asyncio.to_thread(build_index, self._settings, encoder=encoder)
+            self._retriever = await asyncio.to_thread(Retriever.load, self._settings, encoder)
+            return report
+
+    async def close(self) -> None:
+        """Drop the retriever and encoder."""
+        async with self._lock:
+            self._retriever = None
+            self._encoder = None
