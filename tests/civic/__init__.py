@@ -1,0 +1,1 @@
+"""Tests of the civic data layer (database, services, CLI)."""
