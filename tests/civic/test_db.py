@@ -1,0 +1,134 @@
+"""Database: migrations from empty, SQLite pragmas, UTC timestamps, unreachable databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from bot.config import Settings
+from bot.db.engine import current_revision, ensure_schema, head_revision, make_engine, session_scope, upgrade
+from bot.db.models import AuditLog
+from bot.services import feedback, residents
+from bot.services.errors import DatabaseUnavailableError
+
+TABLES = {
+    "resident",
+    "consent",
+    "feedback",
+    "feedback_status_change",
+    "ticket_counter",
+    "poll",
+    "poll_option",
+    "vote",
+    "role_assignment",
+    "audit_log",
+    "unanswered_question",
+    "idempotency_record",
+    "alembic_version",
+}
+UNREACHABLE = ["postgresql+psycopg://postgres@127.0.0.1:1/test", "sqlite:////nonexistent-dir/sub/citizen.db"]
+
+
+def test_migrations_build_the_schema_from_empty(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        assert current_revision(engine) is None
+        assert ensure_schema(engine) is True
+        assert set(sa.inspect(engine).get_table_names()) >= TABLES
+        assert current_revision(engine) == head_revision()
+        assert ensure_schema(engine) is False
+    finally:
+        engine.dispose()
+    if database_url.startswith("postgresql"):
+        assert _tables_in_schema(database_url) >= TABLES
+
+
+def _tables_in_schema(url: str) -> set[str]:
+    """Tables of the schema named by the URL's search_path option (the version table must be there too)."""
+    schema = url.rsplit("%3D", 1)[1]
+    public = make_engine(url.split("?")[0])
+    try:
+        with public.connect() as conn:
+            query = sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s")
+            return set(conn.execute(query, {"s": schema}).scalars())
+    finally:
+        public.dispose()
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_default_database_lives_in_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "new-data")
+    engine = make_engine(settings)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    assert (tmp_path / "new-data" / "citizenbot.db").is_file()
+
+
+def test_foreign_keys_are_enforced(engine: Engine) -> None:
+    with session_scope(engine) as session, pytest.raises(sa.exc.IntegrityError):
+        session.execute(sa.text("INSERT INTO poll_option (poll_id, position, text) VALUES (424242, 1, 'x')"))
+        session.commit()
+
+
+def test_timestamps_come_back_as_utc(engine: Engine) -> None:
+    moment = datetime(2026, 3, 1, 8, 30, tzinfo=timezone(timedelta(hours=7)))
+    with session_scope(engine) as session:
+        session.add(AuditLog(at=moment, actor="t", action="export", details={"a": 1}))
+        session.commit()
+        stored = session.execute(sa.select(AuditLog)).scalar_one()
+        assert stored.at == moment and stored.at.tzinfo is not None
+        assert stored.at.utcoffset() == timedelta(0) and stored.at.hour == 1 and stored.at.tzinfo == UTC
+
+
+@pytest.mark.parametrize("url", UNREACHABLE)
+def test_unreachable_database_gives_a_clear_error(url: str) -> None:
+    with pytest.raises(DatabaseUnavailableError) as err:
+        upgrade(url)
+    assert "không truy cập được" in err.value.message
+    with pytest.raises(DatabaseUnavailableError):
+        ensure_schema(url)
+
+
+@pytest.mark.parametrize("url", UNREACHABLE)
+def test_services_on_unreachable_database_raise_database_unavailable(url: str) -> None:
+    engine = make_engine(url, connect_args={"connect_timeout": 2} if url.startswith("postgresql") else {})
+    try:
+        with session_scope(engine) as session:
+            with pytest.raises(DatabaseUnavailableError):
+                residents.ensure_resident(session=session, pseudonym="a" * 64, chat_id=1)
+            with pytest.raises(DatabaseUnavailableError):
+                feedback.get_feedback(session=session, ticket="GY-2026-000001")
+    finally:
+        engine.dispose()
+
+
+def test_lost_database_mid_write_leaves_nothing_half_written(engine: Engine) -> None:
+    """A failure inside a service's transaction rolls back every statement of that write."""
+    key = "b" * 64
+    with session_scope(engine) as session:
+        residents.grant_consent(session=session, pseudonym=key, purpose="feedback", policy_version="v1")
+        residents.set_ward(session=session, pseudonym=key, ward="Phường Láng")
+        session.execute(sa.text("DROP TABLE feedback_status_change"))
+        session.commit()
+        with pytest.raises((sa.exc.SQLAlchemyError, DatabaseUnavailableError)):
+            feedback.submit_feedback(
+                session=session, pseudonym=key, category="y_te", text="x", idempotency_key="k"
+            )
+        assert session.execute(sa.text("SELECT count(*) FROM feedback")).scalar_one() == 0
+        assert session.execute(sa.text("SELECT count(*) FROM ticket_counter")).scalar_one() == 0
+        assert session.execute(sa.text("SELECT count(*) FROM idempotency_record")).scalar_one() == 0
