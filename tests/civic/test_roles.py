@@ -82,5 +82,6 @@ def test_record_audit_joins_the_callers_transaction(session: Session) -> None:
     [entry] = list_audit(session=session, action=AuditAction.EXPORT)
     assert (entry.actor, entry.action, entry.details) == ("cli:alice", "export", {"rows": 3})
     assert (
-        session.execute(sa.select(AuditLog.at).where(col(AuditLog.id) == entry.id)).scalar_one() == entry.at
+        session.execute(sa.select(col(AuditLog.at)).where(col(AuditLog.id) == entry.id)).scalar_one()
+        == entry.at
     )
