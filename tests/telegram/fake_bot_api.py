@@ -92,6 +92,10 @@ class ApiError(Exception):
         return body
 
 
+class _Abandoned(Exception):
+    """The client of a long poll hung up."""
+
+
 @dataclass(frozen=True)
 class UploadedFile:
     """A file the bot uploaded in a multipart request."""
@@ -332,10 +336,18 @@ class _MethodHandler(tornado.web.RequestHandler):
 
     def initialize(self, api: FakeBotApi) -> None:
         self.api = api
+        self.gone = asyncio.Event()
+
+    def on_connection_close(self) -> None:
+        """The client hung up (e.g. a bot cancelled its long poll while stopping)."""
+        self.gone.set()
+        self.api._wake()
 
     async def post(self, token: str, method: str) -> None:
         params, files = _decode_request(self.request)
-        status, body = await self.api._handle(token, method, params, files)
+        status, body = await self.api._handle(token, method, params, files, self.gone)
+        if self.gone.is_set():
+            return
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body, ensure_ascii=False))
@@ -426,6 +438,8 @@ class FakeBotApi:
         """Start serving on a free port of 127.0.0.1 in a background thread."""
         if self._thread is not None:
             raise RuntimeError("FakeBotApi already started")
+        self._ready = threading.Event()
+        self._closing = False
         self._thread = threading.Thread(target=self._serve, name="fake-bot-api", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -710,9 +724,19 @@ class FakeBotApi:
             )
 
     def reset(self) -> None:
-        """Forget every call, update, message, file, fault and webhook (the server keeps running)."""
+        """Forget calls, updates, messages, faults, warnings and deliveries.
+
+        What the bot configured (webhook, commands, files) and the running long poll are kept.
+        """
         with self._lock:
-            self._state = _State()
+            old = self._state
+            self._state = _State(
+                files=old.files,
+                commands=old.commands,
+                webhook=old.webhook,
+                webhook_route=old.webhook_route,
+                poll_generation=old.poll_generation,
+            )
         self._notify_updates()
 
     # --- webhook --------------------------------------------------------------------------
@@ -1131,9 +1155,12 @@ class FakeBotApi:
     # --- request handling -----------------------------------------------------------------
 
     async def _handle(
-        self, token: str, method: str, params: JSON, files: dict[str, UploadedFile]
+        self, token: str, method: str, params: JSON, files: dict[str, UploadedFile], gone: asyncio.Event
     ) -> tuple[int, JSON]:
-        """Record a call, apply faults, dispatch; return (HTTP status, JSON body)."""
+        """Record a call, apply faults, dispatch; return (HTTP status, JSON body).
+
+        A long poll whose client hung up is not recorded (nothing was delivered by it).
+        """
         call = Call(-1, method, params, files, time.monotonic())
         with self._lock:
             faults = self._state.faults.get(method)
@@ -1143,10 +1170,12 @@ class FakeBotApi:
                 raise ApiError(401, "Unauthorized")
             if fault is not None:
                 raise fault
-            result = await self._dispatch(method, params, files)
+            result = await self._dispatch(method, params, files, gone)
             status, body = 200, {"ok": True, "result": result}
         except ApiError as err:
             status, body = err.status, err.payload()
+        except _Abandoned:
+            return 499, {}
         with self._lock:
             call.status, call.response = status, body
             call.index = len(self._state.calls)
@@ -1154,10 +1183,12 @@ class FakeBotApi:
             self._notify_calls()
         return status, body
 
-    async def _dispatch(self, method: str, params: JSON, files: dict[str, UploadedFile]) -> Any:
+    async def _dispatch(
+        self, method: str, params: JSON, files: dict[str, UploadedFile], gone: asyncio.Event
+    ) -> Any:
         """Answer one method like Telegram would."""
         if method == "getUpdates":
-            return await self._get_updates(params)
+            return await self._get_updates(params, gone)
         handler = _SYNC_METHODS.get(method)
         if handler is not None:
             with self._lock:
@@ -1167,7 +1198,7 @@ class FakeBotApi:
                 self._state.warnings.append(f"unknown method {method}")
         return True
 
-    async def _get_updates(self, params: JSON) -> list[JSON]:
+    async def _get_updates(self, params: JSON, gone: asyncio.Event) -> list[JSON]:
         """Long polling with Telegram's offset, limit, timeout and allowed_updates semantics."""
         with self._lock:
             if self._state.webhook is not None:
@@ -1183,6 +1214,8 @@ class FakeBotApi:
         deadline = loop.time() + float(params.get("timeout") or 0)
         while True:
             event = self._updates_event
+            if gone.is_set():
+                raise _Abandoned
             with self._lock:
                 if self._state.poll_generation != generation:
                     raise ApiError(

@@ -115,6 +115,18 @@ async def test_polling_echo_and_confirmed_updates(fake: FakeBotApi) -> None:
     assert {c.method for c in fake.calls()} >= {"getMe", "deleteWebhook", "getUpdates"}
 
 
+async def test_reset_forgets_records_but_not_the_running_bot(fake: FakeBotApi) -> None:
+    async with polling(build_app(fake)):
+        fake.send_text(USER, "trước")
+        await fake.wait_for_reply(USER)
+        fake.reset()
+        assert fake.messages_to(USER) == []
+        fake.send_text(USER, "sau")
+        await fake.wait_for_reply(USER)
+    assert fake.messages_to(USER) == ["sau"]
+    assert all(c.status == 200 for c in fake.calls())  # the long poll was not cut off with a 409
+
+
 async def test_html_buttons_and_edits(fake: FakeBotApi) -> None:
     async with polling(build_app(fake)):
         fake.send_command(USER, "start")
