@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
+import tracemalloc
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.db.engine import make_engine, session_scope, upgrade
 from bot.db.models import AuditLog, Feedback, Poll, PollOption, Resident, Vote
 from bot.services.errors import InvalidInputError, PermissionDeniedError
@@ -23,8 +26,14 @@ from bot.services.exports import (
     FEEDBACK_SHEET,
     SUMMARY_SHEET,
     ExportError,
+    FeedbackRow,
+    Summary,
     export_feedback,
+    iter_feedback,
+    write_csv,
+    write_xlsx,
 )
+from bot.services.feedback import Category, FeedbackFilter
 from bot.services.roles import Actor, Role
 
 OFFICER = Actor(label="tg:5550001", role=Role.OFFICER)
@@ -339,3 +348,117 @@ def test_missing_folder_and_non_officer_are_refused(seeded: Session, tmp_path: P
     with pytest.raises(PermissionDeniedError):
         export_feedback(session=seeded, out=folder / "x.xlsx", actor=resident)
     assert list(folder.iterdir()) == []
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run `citizenbot ...` against the test database; returns (exit code, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = CliRunner().invoke(app, list(args))
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+def test_cli_exports_with_local_date_filters(seeded: Session, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "baocao.xlsx"
+    code, stdout, _ = cli(
+        "export", "--format", "xlsx", "--from", "01/03/2026", "--to", "2026-03-02", "--out", str(out)
+    )
+
+    assert code == 0, stdout
+    assert "Đã xuất 3 góp ý" in stdout and str(out) in stdout
+    assert out.exists() and (tmp_path / "baocao.png").exists()
+    assert openpyxl.load_workbook(out)[FEEDBACK_SHEET].max_row == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2026-13-01"], "không hợp lệ"),
+        (["--to", "hôm qua"], "không hợp lệ"),
+        (["--category", "thời tiết"], "Lĩnh vực không hợp lệ"),
+        (["--format", "pdf"], "xlsx hoặc csv"),
+        (["--out", "missing/dir/x.csv"], "không tồn tại"),
+        (["--out", "."], "thư mục"),
+    ],
+)
+def test_cli_bad_input_exits_non_zero_with_a_message(cli, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    full = ["export", "--out", "x.csv", "--format", "csv", *args]
+    code, stdout, stderr = cli(*full)
+
+    assert code != 0
+    assert message in stderr and "Traceback" not in stderr + stdout
+    assert not Path("x.csv").exists()
+
+
+STREAM_ROWS = 20_000
+TEXT = (
+    "Đề nghị thành phố sớm sửa chữa mặt đường bị hư hỏng, lắp thêm đèn chiếu sáng và trồng cây xanh. " * 11
+)[:1000]
+
+
+def bulk_feedback(session: Session, count: int) -> None:
+    """Insert `count` feedback of about 2,000 Vietnamese characters each, in batches."""
+    residents = [add_resident(session, 100 + i) for i in range(20)]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    categories = [c.value for c in Category]
+    for first in range(0, count, 2_000):
+        batch = [
+            {
+                "ticket": f"GY-2026-{i + 1:06d}",
+                "year": 2026,
+                "seq": i + 1,
+                "resident_id": residents[i % 20].id,
+                "category": categories[i % len(categories)],
+                "ward": f"Phường {i % 30}",
+                "text": f"{i} {TEXT}",
+                "status": "moi",
+                "created_at": start + timedelta(minutes=i),
+                "updated_at": start + timedelta(minutes=i),
+            }
+            for i in range(first, min(first + 2_000, count))
+        ]
+        session.execute(sa.insert(Feedback), batch)
+    session.commit()
+
+
+def traced_peak(work: Callable[[], object]) -> int:
+    """Peak bytes allocated by Python while `work` runs."""
+    tracemalloc.start()
+    try:
+        work()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_rows_stream_from_the_database_in_chunks(session: Session) -> None:
+    """10,000 rows hold 40 MB of text as Python strings (2 bytes a character); streaming peaks far below."""
+    bulk_feedback(session, STREAM_ROWS)
+    seen = []
+    peak = traced_peak(
+        lambda: seen.append(sum(1 for _ in iter_feedback(session, FeedbackFilter(), chunk_size=500)))
+    )
+    assert seen == [STREAM_ROWS]
+    assert peak < 10_000_000, peak
+
+
+def fresh_rows(count: int) -> Iterator[FeedbackRow]:
+    """Rows with a new 2,000-character text each, made one at a time."""
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(count):
+        yield FeedbackRow(f"GY-2026-{i:06d}", when, "Giao thông", "Phường 1", "moi", "Mới", f"{i} {TEXT}")
+
+
+def test_writers_keep_memory_flat(tmp_path: Path) -> None:
+    """5,000 rows are 20 MB of strings; neither writer may keep them (xlsxwriter in constant_memory mode)."""
+    summary = Summary(["Giao thông"], [("moi", "Mới")], {("Phường 1", "Giao thông"): 5_000}, {"moi": 5_000})
+    write_xlsx(fresh_rows(10), tmp_path / "warm.xlsx", summary=summary)  # imports outside the measure
+    xlsx_peak = traced_peak(lambda: write_xlsx(fresh_rows(5_000), tmp_path / "a.xlsx", summary=summary))
+    csv_peak = traced_peak(lambda: write_csv(fresh_rows(5_000), tmp_path / "a.csv"))
+    assert xlsx_peak < 5_000_000 and csv_peak < 5_000_000, (xlsx_peak, csv_peak)
+    assert openpyxl.load_workbook(tmp_path / "a.xlsx", read_only=True)[FEEDBACK_SHEET].max_row == 5_001
