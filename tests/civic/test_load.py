@@ -50,25 +50,28 @@ def resident_session(
     key, ward = pseudo(10_000 + n), WARDS[n % len(WARDS)]
     options = [o.id for o in poll.options]
     with session_scope(engine) as session:
-        choice: int | None = rng.choice(options)
+        first = rng.choice(options)
         polls.cast_vote(
-            session=session, pseudonym=key, poll_id=poll.id, option_id=choice, idempotency_key=f"{n}:1"
+            session=session, pseudonym=key, poll_id=poll.id, option_id=first, idempotency_key=f"{n}:1"
         )
+        choice: int | None = first
         if rng.random() < 0.5:
-            choice = rng.choice(options)
+            second = rng.choice(options)
+            choice = second
             polls.cast_vote(
-                session=session, pseudonym=key, poll_id=poll.id, option_id=choice, idempotency_key=f"{n}:2"
+                session=session, pseudonym=key, poll_id=poll.id, option_id=second, idempotency_key=f"{n}:2"
             )
         if rng.random() < 0.2:
             polls.withdraw_vote(session=session, pseudonym=key, poll_id=poll.id, idempotency_key=f"{n}:3")
             choice = None
             if rng.random() < 0.3:
-                choice = rng.choice(options)
+                again = rng.choice(options)
+                choice = again
                 polls.cast_vote(
                     session=session,
                     pseudonym=key,
                     poll_id=poll.id,
-                    option_id=choice,
+                    option_id=again,
                     idempotency_key=f"{n}:4",
                 )
     return choice, ward
