@@ -44,7 +44,7 @@ def _dates(args: list[str]) -> tuple[date | None, date | None]:
 async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Export feedback and polls (off the event loop) and send the XLSX and the PNG chart."""
     from bot.services.errors import ServiceError
-    from bot.services.exports import export_feedback
+    from bot.services.exports import describe_filters, export_feedback
 
     message = update.effective_message
     assert message is not None
@@ -57,7 +57,7 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         result = await call_as(
             update, context, export_feedback, out=workdir / name, fmt="xlsx", date_from=date_from, date_to=date_to
         )
-        caption = EXPORTED.format(filters=fmt.esc(result.filters.describe()), rows=result.rows, polls=result.polls)
+        caption = EXPORTED.format(filters=fmt.esc(describe_filters(result.filters)), rows=result.rows, polls=result.polls)
         for path in result.paths:
             with path.open("rb") as handle:
                 await message.reply_document(handle, filename=path.name, caption=caption, parse_mode="HTML")
