@@ -1,0 +1,173 @@
+"""Write throughput of the civic services: votes/s and feedback inserts/s with N concurrent writers.
+
+    python bench/bench_db.py [--threads 1,4,16] [--seconds 5] [--backends sqlite,postgresql] [--pg-url URL]
+
+Each cell runs on a fresh database (a new SQLite file in WAL mode, or a new PostgreSQL schema) migrated
+to head, with 2,000 residents who consented. N threads, each with its own session, call the real
+services for a fixed time: `cast_vote` (each call a new vote or a change, with its own idempotency
+key) and `submit_feedback` (a new ticket each). Every call is a full transaction with its checks
+(consent, poll open, scope, idempotency). Prints a markdown table; bounded by --seconds per cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from bot.db.engine import make_engine, session_scope, upgrade  # noqa: E402
+from bot.db.models import Consent, Resident, utcnow  # noqa: E402
+from bot.services import feedback, polls  # noqa: E402
+from bot.services.residents import Pseudonymizer  # noqa: E402
+from bot.services.roles import Actor, Role  # noqa: E402
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+RESIDENTS = 2_000
+WARDS = ["Phường Hoàn Kiếm", "Phường Ba Đình", "Phường Láng", "Xã Bát Tràng"]
+ADMIN = Actor(label="bench", role=Role.ADMIN)
+PSEUDO = Pseudonymizer(b"bench-secret-0123456789abcdef")
+
+
+@contextmanager
+def fresh_database(backend: str, pg_url: str) -> Iterator[Engine]:
+    """A migrated, empty database on the backend; removed afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+            upgrade(engine)
+            yield engine
+            engine.dispose()
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(f"{pg_url}?options=-csearch_path%3D{schema}")
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def seed(engine: Engine) -> polls.PollView:
+    """Residents with wards and consent to feedback and polls, and one open poll."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        people = [
+            Resident(pseudonym=PSEUDO(n), ward=WARDS[n % len(WARDS)], ward_verified=True, created_at=now)
+            for n in range(RESIDENTS)
+        ]
+        session.add_all(people)
+        session.flush()
+        for purpose in ("feedback", "polls"):
+            session.add_all(
+                Consent(resident_id=p.id or 0, purpose=purpose, policy_version="bench", granted_at=now)
+                for p in people
+            )
+        session.commit()
+        return polls.create_poll(
+            session=session, actor=ADMIN, question="Bench?", options=["A", "B", "C", "D"]
+        )
+
+
+def vote_op(engine: Engine, poll: polls.PollView) -> Callable[[int, int], None]:
+    """One vote (new or changed) by resident `i`."""
+
+    def op(thread: int, i: int) -> None:
+        resident = (thread * 7919 + i) % RESIDENTS
+        option = poll.options[i % len(poll.options)].id
+        with session_scope(engine) as session:
+            polls.cast_vote(
+                session=session,
+                pseudonym=PSEUDO(resident),
+                poll_id=poll.id,
+                option_id=option,
+                idempotency_key=f"bench:{thread}:{i}",
+            )
+
+    return op
+
+
+def feedback_op(engine: Engine, _: polls.PollView) -> Callable[[int, int], None]:
+    """One new feedback."""
+
+    def op(thread: int, i: int) -> None:
+        resident = (thread * 7919 + i) % RESIDENTS
+        with session_scope(engine) as session:
+            feedback.submit_feedback(
+                session=session,
+                pseudonym=PSEUDO(resident),
+                category="giao_thong",
+                text=f"Góp ý thử nghiệm số {i} của luồng {thread}: vỉa hè bị lấn chiếm.",
+                idempotency_key=f"bench:{thread}:{i}",
+            )
+
+    return op
+
+
+def run(op: Callable[[int, int], None], threads: int, seconds: float) -> tuple[int, float]:
+    """Call `op` from `threads` threads until the deadline; (operations done, elapsed seconds)."""
+    counts = [0] * threads
+    start = threading.Barrier(threads + 1)
+    deadline = [0.0]
+
+    def worker(t: int) -> None:
+        start.wait()
+        while time.perf_counter() < deadline[0]:
+            op(t, counts[t])
+            counts[t] += 1
+
+    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    began = time.perf_counter()
+    deadline[0] = began + seconds
+    start.wait()
+    for thread in pool:
+        thread.join()
+    return sum(counts), time.perf_counter() - began
+
+
+def main() -> None:
+    """Parse arguments, run every cell, print the table."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--threads", default="1,4,16", help="writer thread counts, comma-separated")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each cell")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--pg-url", default=PG_URL)
+    args = parser.parse_args()
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    rows = ["| backend | writers | votes/s | feedback inserts/s |", "|---|---:|---:|---:|"]
+    for backend in args.backends.split(","):
+        for threads in thread_counts:
+            rates = []
+            for make_op in (vote_op, feedback_op):
+                with fresh_database(backend, args.pg_url) as engine:
+                    poll = seed(engine)
+                    done, elapsed = run(make_op(engine, poll), threads, args.seconds)
+                    rates.append(done / elapsed)
+            rows.append(f"| {backend} | {threads} | {rates[0]:.0f} | {rates[1]:.0f} |")
+            print(rows[-1], file=sys.stderr, flush=True)
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
