@@ -251,13 +251,13 @@ def feedback_status(
 
     with _session() as (session, _):
         result = feedback.change_status(
-            session=session, ticket=ticket, status=status, actor=cli_actor(), comment=comment
+            session=session, ticket=ticket, status=status, actor=cli_actor(), comment=comment, queue=True
         )
     typer.echo(f"Góp ý {result.feedback.ticket}: {result.feedback.status.label}.")
     if result.notification is None:
         typer.echo("Không có người nhận thông báo (người gửi đã xóa dữ liệu hoặc không có chat).")
     else:
-        typer.echo("Thông báo sẽ được gửi tới người dân khi bot chạy:\n" + result.notification.text)
+        typer.echo("Đã xếp hàng thông báo; bot sẽ gửi cho người dân:\n" + result.notification.text)
 
 
 def _role_of_flags(admin: bool, officer: bool) -> str:

@@ -191,3 +191,14 @@ class IdempotencyRecord(SQLModel, table=True):
     kind: str = Field(max_length=40)
     result: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
     created_at: datetime = _ts()
+
+
+class OutboxNotification(SQLModel, table=True):
+    """A notification waiting for the bot to send it (status changes made outside the bot, e.g. CLI)."""
+
+    __tablename__ = "notification_outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    chat_id: int = _bigint(nullable=False)
+    text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    created_at: datetime = _ts()

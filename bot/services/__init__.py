@@ -25,6 +25,9 @@ feedback: Category (+ .label, CATEGORY_LABELS, parse_category: code or label), S
     list_feedback(filters=FeedbackFilter(date_from, date_to, category, ward, status)); feedback_query(filters)
     (a SELECT to stream); change_status(ticket, status, actor, comment=None, idempotency_key=None) ->
     StatusChangeResult(feedback, notification: Notification(chat_id, text) | None); status_history(ticket).
+    With queue=True (the CLI) the notification goes to an outbox instead of being sent by the caller.
+notifications: Notification; take_pending_notifications(limit=50) -> list[Notification]: the bot drains
+    the outbox periodically (removed when taken: at most once); erasure drops a resident's queued ones.
 polls: Visibility (after_vote|after_close|officers), PollState; create_poll(actor, question, options,
     wards=(), opens_at=None, closes_at=None, visibility) -> PollView; get_poll; list_polls(state=None);
     polls_for_resident(pseudonym); cast_vote(pseudonym, poll_id, option_id, idempotency_key) -> VoteResult;

@@ -16,6 +16,7 @@ from bot.db.models import Feedback, FeedbackStatusChange, Resident, TicketCounte
 from bot.services._base import LOCAL_TZ, check_key, commit_once, guarded, insert_ignore, replayed, table_of
 from bot.services.audit import AuditAction, record_audit
 from bot.services.errors import InvalidInputError, InvalidTransitionError, NotFoundError
+from bot.services.notifications import Notification, queue_notification
 from bot.services.residents import Purpose, require_consent
 from bot.services.roles import Actor, Role
 from bot.services.wards import normalize_ward
@@ -144,14 +145,6 @@ class StatusEntry:
     comment: str | None
     actor: str
     at: datetime
-
-
-@dataclass(frozen=True)
-class Notification:
-    """A message the transport should send to a resident."""
-
-    chat_id: int
-    text: str
 
 
 @dataclass(frozen=True)
@@ -442,8 +435,14 @@ def change_status(
     actor: Actor,
     comment: str | None = None,
     idempotency_key: str | None = None,
+    queue: bool = False,
 ) -> StatusChangeResult:
-    """Move a feedback along the workflow (officers/admins), log history and audit, return the notification."""
+    """Move a feedback along the workflow (officers/admins), log history and audit, return the notification.
+
+    The caller sends the returned notification; with `queue=True` (callers that cannot send, e.g. the CLI)
+    it is put in the outbox instead, in the same transaction, for the bot to send
+    (notifications.take_pending_notifications).
+    """
     actor.require(Role.OFFICER)
     check_key(idempotency_key)
     new = parse_status(status)
@@ -474,6 +473,9 @@ def change_status(
             created_at=now,
         )
     )
+    notification = _notification(session, row, new, note)
+    if queue and notification is not None:
+        queue_notification(session, row.resident_id, notification)
     record_audit(
         session=session,
         actor=actor,

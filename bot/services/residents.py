@@ -20,6 +20,7 @@ from bot.db.models import Consent, Feedback, Resident, Vote, utcnow
 from bot.services._base import guarded, insert_ignore, table_of
 from bot.services.audit import AuditAction, record_audit
 from bot.services.errors import ConsentRequiredError, InvalidInputError, NotFoundError
+from bot.services.notifications import drop_notifications_of
 from bot.services.roles import Actor
 from bot.services.wards import WardResult, normalize_ward
 
@@ -170,7 +171,9 @@ def set_ward(*, session: Session, pseudonym: str, ward: str) -> WardResult:
     """Store the resident's ward (old addresses converted; unknown kept as typed and flagged)."""
     result = normalize_ward(ward)
     row = _upsert_resident(session, pseudonym, None, None)
-    row.ward, row.ward_input, row.ward_verified = result.ward, result.typed, result.verified
+    # The raw input may hold a street address: kept only when it could not be recognised.
+    row.ward, row.ward_verified = result.ward, result.verified
+    row.ward_input = None if result.verified else result.typed
     session.commit()
     return result
 
@@ -295,6 +298,7 @@ def forget(*, session: Session, pseudonym: str, actor: Actor | str = "resident")
         .values(withdrawn_at=now),
     )
     votes = session.execute(sa.select(sa.func.count()).where(col(Vote.resident_id) == row.id)).scalar_one()
+    drop_notifications_of(session, row.id or 0)
     row.pseudonym = f"erased:{uuid.uuid4().hex}"[:64]
     row.chat_id = row.language = row.ward = row.ward_input = None
     row.ward_verified, row.erased_at = False, now

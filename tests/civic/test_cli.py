@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import Settings
-from bot.db.engine import make_engine, session_scope, upgrade
+from bot.db.engine import head_revision, make_engine, session_scope, upgrade
 from bot.db.models import AuditLog
-from bot.services import feedback, residents
+from bot.services import feedback, notifications, residents
 from bot.services.residents import Purpose, load_pseudonymizer
 
 
@@ -69,8 +69,9 @@ def file_feedback(cli: Cli, telegram_id: int, text: str) -> str:
 
 
 def test_db_upgrade(cli: Cli) -> None:
-    assert "0001" in cli("db", "upgrade")
-    assert "0001" in cli("db", "upgrade")
+    head = head_revision()
+    assert f"({head})" in cli("db", "upgrade")
+    assert f"({head})" in cli("db", "upgrade")
 
 
 def test_poll_lifecycle(cli: Cli) -> None:
@@ -125,6 +126,14 @@ def test_feedback_list_and_status(cli: Cli) -> None:
     assert "Không có góp ý" in cli("feedback", "list", "--to", "2001-01-01")
     out = cli("feedback", "status", ticket, "tiep_nhan", "--comment", "Đã chuyển đội vệ sinh")
     assert "Đã tiếp nhận" in out and "Đã chuyển đội vệ sinh" in out
+    assert "bot sẽ gửi" in out
+    engine = make_engine(cli.url)
+    try:
+        with session_scope(engine) as session:
+            [queued] = notifications.take_pending_notifications(session=session)
+    finally:
+        engine.dispose()
+    assert queued.chat_id == 501 and ticket in queued.text and "Đã chuyển đội vệ sinh" in queued.text
     assert "Không thể chuyển" in cli("feedback", "status", ticket, "moi", code=1)
     assert "Trạng thái không hợp lệ" in cli("feedback", "status", ticket, "xong", code=1)
     assert "Lĩnh vực không hợp lệ" in cli("feedback", "list", "--category", "bóng đá", code=1)

@@ -25,6 +25,7 @@ TABLES = {
     "poll_option",
     "vote",
     "role_assignment",
+    "notification_outbox",
     "audit_log",
     "unanswered_question",
     "idempotency_record",
@@ -132,3 +133,27 @@ def test_lost_database_mid_write_leaves_nothing_half_written(engine: Engine) -> 
         assert session.execute(sa.text("SELECT count(*) FROM feedback")).scalar_one() == 0
         assert session.execute(sa.text("SELECT count(*) FROM ticket_counter")).scalar_one() == 0
         assert session.execute(sa.text("SELECT count(*) FROM idempotency_record")).scalar_one() == 0
+
+
+def test_models_and_migrations_agree(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+
+
+def test_an_older_schema_is_upgraded_keeping_its_data(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0001")
+        with session_scope(engine) as session:
+            residents.ensure_resident(session=session, pseudonym="c" * 64, chat_id=5)
+        assert current_revision(engine) == "0001"
+        assert ensure_schema(engine) is True
+        assert current_revision(engine) == head_revision() != "0001"
+        with session_scope(engine) as session:
+            assert residents.get_resident(session=session, pseudonym="c" * 64) is not None
+    finally:
+        engine.dispose()

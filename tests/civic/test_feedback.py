@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 
 from bot.db.engine import session_scope
 from bot.db.models import AuditLog, Feedback, FeedbackStatusChange
-from bot.services import feedback, residents
+from bot.services import feedback, notifications, residents
 from bot.services.errors import (
     ConsentRequiredError,
     InvalidInputError,
@@ -266,3 +266,26 @@ def test_residents_see_only_their_own_feedback(session: Session, make_resident: 
         feedback.feedback_of_resident(session=session, pseudonym=other, ticket=ticket)
     assert [f.ticket for f in feedback.my_feedback(session=session, pseudonym=mine)] == [ticket]
     assert feedback.my_feedback(session=session, pseudonym=other) == []
+
+
+def test_queued_status_notifications_wait_in_the_outbox(
+    session: Session, make_resident: MakeResident
+) -> None:
+    key = make_resident(321)
+    first = submit(session, key, 1).ticket
+    second = submit(session, key, 2).ticket
+    direct = feedback.change_status(session=session, ticket=first, status="tiep_nhan", actor=OFFICER)
+    assert direct.notification is not None
+    assert notifications.take_pending_notifications(session=session) == []
+    queued = feedback.change_status(session=session, ticket=second, status="tu_choi", actor=ADMIN, queue=True)
+    assert queued.notification is not None
+    assert notifications.take_pending_notifications(session=session) == [queued.notification]
+    assert notifications.take_pending_notifications(session=session) == []
+
+
+def test_erasure_drops_queued_notifications(session: Session, make_resident: MakeResident) -> None:
+    key = make_resident(322)
+    ticket = submit(session, key, 1).ticket
+    feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=ADMIN, queue=True)
+    residents.forget(session=session, pseudonym=key)
+    assert notifications.take_pending_notifications(session=session) == []

@@ -1,0 +1,54 @@
+"""Messages for residents, and the outbox the bot drains for changes made outside it (e.g. the CLI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from bot.db.models import OutboxNotification, utcnow
+from bot.services._base import guarded
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A message the transport should send to a resident's chat."""
+
+    chat_id: int
+    text: str
+
+
+def queue_notification(session: Session, resident_id: int, notification: Notification) -> None:
+    """Add a notification to the outbox within the caller's transaction."""
+    session.add(
+        OutboxNotification(
+            resident_id=resident_id, chat_id=notification.chat_id, text=notification.text, created_at=utcnow()
+        )
+    )
+
+
+@guarded
+def take_pending_notifications(*, session: Session, limit: int = 50) -> list[Notification]:
+    """Remove and return the oldest queued notifications (at most once: a failed send is not retried)."""
+    stmt = (
+        sa.select(OutboxNotification)
+        .order_by(col(OutboxNotification.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = session.execute(stmt).scalars().all()
+    taken = [Notification(r.chat_id, r.text) for r in rows]
+    if rows:
+        ids = [r.id for r in rows]
+        session.execute(sa.delete(OutboxNotification).where(col(OutboxNotification.id).in_(ids)))
+    session.commit()
+    return taken
+
+
+def drop_notifications_of(session: Session, resident_id: int) -> int:
+    """Delete a resident's queued notifications (erasure); returns how many."""
+    result = session.execute(
+        sa.delete(OutboxNotification).where(col(OutboxNotification.resident_id) == resident_id)
+    )
+    return int(result.rowcount) if isinstance(result, sa.CursorResult) else 0
