@@ -35,6 +35,9 @@ _NAV_HEADINGS = frozenset(
         "bài liên quan",
     }
 )
+_MD_LINK_RE = re.compile(r"(?<!!)\[([^\]]*)\]\([^)]*\)")
+_MD_HEADING_RE = re.compile(r"^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+(?=\S))", re.MULTILINE)
+_MD_EMPHASIS_RE = re.compile(r"(\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)|`)")
 _HTML_DROP = "script, style, noscript, nav, header, footer, aside, form, iframe, svg, figure figcaption"
 _HTML_BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "pre", "td", "th", "dt", "dd")
 
@@ -72,11 +75,20 @@ def _read_text_file(path: Path) -> RawText:
         raise UnreadableDocumentError(f"không phải văn bản UTF-8 ({exc.reason})") from exc
 
 
+def _read_markdown(path: Path) -> RawText:
+    """Markdown with its markup removed (headings, emphasis, links keep their text)."""
+    raw = _read_text_file(path).text
+    text = _MD_LINK_RE.sub(r"\1", raw)
+    text = _MD_HEADING_RE.sub("", text)
+    text = _MD_EMPHASIS_RE.sub("", text)
+    return RawText(text)
+
+
 def _read_html(path: Path) -> RawText:
     """Main text of an HTML page: <article>/<main> if present, without navigation and scripts."""
-    from selectolax.parser import HTMLParser  # type: ignore[attr-defined]
+    from selectolax.lexbor import LexborHTMLParser
 
-    tree = HTMLParser(path.read_bytes().decode("utf-8", errors="replace"))
+    tree = LexborHTMLParser(path.read_bytes().decode("utf-8", errors="replace"))
     title_node = tree.css_first("title")
     title = clean_spaces(title_node.text()) if title_node else None
     for node in tree.css(_HTML_DROP):
@@ -137,7 +149,7 @@ def _read_docx(path: Path) -> RawText:
 
 _READERS: dict[str, Callable[[Path], RawText]] = {
     ".txt": _read_text_file,
-    ".md": _read_text_file,
+    ".md": _read_markdown,
     ".html": _read_html,
     ".htm": _read_html,
     ".pdf": _read_pdf,

@@ -20,8 +20,11 @@ QUESTION_PHRASES = (
     "tại sao", "vì sao", "mấy", "có", "không", "những", "của", "được", "cho", "về", "với", "và",
     "người dân", "làm", "ai", "gồm", "hãy", "bạn", "tôi", "mình", "muốn", "biết", "hỏi", "thì",
     "sẽ", "đã", "đang", "phải", "nên", "cần", "ra sao", "nghĩa là", "có phải", "hay", "giúp",
+    "hôm nay", "ngày mai", "tuần này", "năm nay", "ở", "mưa", "giá", "tiền", "mua", "bán", "đi",
+    "nhà", "đường", "xe", "thành phố", "người", "dân", "thủ đô", "về việc", "những gì", "điều gì",
 )  # fmt: skip
 MAX_MARKED_SHARE = 0.2
+QUESTION_WEIGHT = 3
 _LAMBDA = 0.8
 
 
@@ -31,7 +34,7 @@ class Restorer:
     def __init__(self, texts: Iterable[str]) -> None:
         unigrams: Counter[str] = Counter()
         bigrams: Counter[tuple[str, str]] = Counter()
-        for text in [*texts, *QUESTION_PHRASES]:
+        for text in [*texts, *(QUESTION_PHRASES * QUESTION_WEIGHT)]:
             sylls = syllables(text)
             unigrams.update(sylls)
             bigrams.update(itertools.pairwise(sylls))

@@ -7,6 +7,7 @@ Abstention uses a few documented thresholds over evidence features (see `abstain
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ from bot.search.encoders import Encoder, encoder_name, make_encoder
 from bot.search.errors import IndexIncompatibleError
 from bot.search.lexical import LexicalIndex, plain_tokens, word_tokens
 from bot.search.models import Answer, Passage
+from bot.search.names import capitalised_runs, name_lexicon, names_in
 from bot.search.restore import Restorer
 from bot.search.store import StoredIndex, load_index, read_manifest
 from bot.text import plain_syllables, validate_question
@@ -23,6 +25,7 @@ from bot.text import plain_syllables, validate_question
 PASSAGE_WEIGHT = 0.3
 CLAUSE_WEIGHT = 0.7
 MAX_CANDIDATES = 200
+NAME_PENALTY = 1.5
 STOP_SYLLABLES = frozenset(
     [
         "la",
@@ -86,11 +89,12 @@ class Evidence:
     known: float  # share of query content syllables known to the corpus
     bm25: float  # normalised stripped-syllable BM25 of the best clause
     unknown_name: bool  # a capitalised name in the question that the corpus never mentions
+    name_missing: bool  # the question names a place the top passage's document never mentions
 
 
 def abstain(ev: Evidence) -> bool:
     """Documented thresholds (calibrated on the dev split of bench/eval, checked on its test split)."""
-    if ev.unknown_name:
+    if ev.unknown_name or ev.name_missing:
         return True
     if ev.known < 0.6:
         return True
@@ -120,6 +124,11 @@ class Retriever:
         self._plain_sets = [set(plain_syllables(c.text)) for c in stored.chunks]
         self._restorer = Restorer(c.text for c in stored.chunks)
         self._corpus_plain = " " + " ".join(plain_syllables(" ".join(c.text for c in stored.chunks))) + " "
+        self._names = name_lexicon(c.text for c in stored.chunks)
+        doc_text: dict[str, list[str]] = {}
+        for chunk in stored.chunks:
+            doc_text.setdefault(chunk.source, []).append(chunk.text)
+        self._doc_plain = {s: " " + " ".join(plain_syllables(" ".join(t))) + " " for s, t in doc_text.items()}
 
     @classmethod
     def load(cls, settings: Settings, encoder: Encoder | None = None) -> Retriever:
@@ -192,13 +201,20 @@ class Retriever:
             best = np.array([self._best(c_sig, local, p) for p in cand])
             best_raw.append(best)
             fused += _z(PASSAGE_WEIGHT * p_sig + CLAUSE_WEIGHT * best)
+        names = names_in(question, self._names, plain=self._restorer.needs_restoration(question))
+        lacks = np.array([self._lacks(int(p), names) for p in cand], dtype=bool)
+        fused -= NAME_PENALTY * lacks
         order_local = np.argsort(-fused, kind="stable")
         top = int(cand[order_local[0]])
         clause_z = _z(cl_signals[0]) + _z(cl_signals[1]) + _z(cl_signals[2])
         span = range(int(self._cstart[top]), int(self._cstart[top + 1]))
         best_clause = int(np.argmax([clause_z[local[c]] for c in span])) if len(span) else 0
         evidence = self._evidence(
-            question, top, float(best_raw[0][order_local[0]]), float(best_raw[1][order_local[0]])
+            bool(lacks[order_local[0]]),
+            question,
+            top,
+            float(best_raw[0][order_local[0]]),
+            float(best_raw[1][order_local[0]]),
         )
         return [int(cand[i]) for i in order_local], fused[order_local], best_clause, evidence
 
@@ -207,7 +223,12 @@ class Retriever:
         rows = [local[c] for c in range(int(self._cstart[passage]), int(self._cstart[passage + 1]))]
         return float(clause_scores[rows].max()) if rows else 0.0
 
-    def _evidence(self, question: str, top: int, cosine: float, bm25: float) -> Evidence:
+    def _lacks(self, passage: int, names: list[tuple[str, ...]]) -> bool:
+        """True if the passage's document never mentions one of the names."""
+        text = self._doc_plain[self.chunks[passage].source]
+        return any(f" {' '.join(n)} " not in text for n in names)
+
+    def _evidence(self, name_missing: bool, question: str, top: int, cosine: float, bm25: float) -> Evidence:
         """Abstention features for the top passage."""
         content = [s for s in plain_syllables(question) if s not in STOP_SYLLABLES and not s.isdigit()]
         weights = [self._plain_p.idf(s) for s in content]
@@ -221,21 +242,16 @@ class Retriever:
             known if content else 0.0,
             bm25,
             self._unknown_name(question),
+            name_missing,
         )
 
     def _unknown_name(self, question: str) -> bool:
         """True if the question names (capitalised, 2+ syllables) something the corpus never mentions."""
-        tokens = question.split()
-        run: list[str] = []
-        for token in [*tokens, ""]:
-            word = token.strip(".,;:!?\"'“”()")
-            if word[:1].isupper():
-                run.append(word)
-                continue
-            if len(run) >= 2 and f" {' '.join(plain_syllables(' '.join(run)))} " not in self._corpus_plain:
-                return True
-            run = []
-        return False
+        return any(not self._any_bigram_known(run) for run in capitalised_runs(question))
+
+    def _any_bigram_known(self, run: tuple[str, ...]) -> bool:
+        """True if two consecutive syllables of the run occur together in the corpus."""
+        return any(f" {a} {b} " in self._corpus_plain for a, b in itertools.pairwise(run))
 
 
 def _z(values: np.ndarray) -> np.ndarray:

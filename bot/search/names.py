@@ -1,0 +1,66 @@
+"""Named places and bodies: a question naming one should be answered from a document naming it.
+
+Names are the capitalised runs (2+ syllables) of the indexed documents plus Vietnam's large
+cities, compared diacritic-stripped and lower-cased so "ha noi" matches "Hà Nội".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.text import plain_syllables
+
+# Large cities people ask about, diacritics stripped (unambiguous in unaccented questions).
+CITIES = (
+    "ha noi", "ho chi minh", "sai gon", "hai phong", "da nang", "can tho", "nha trang", "da lat",
+    "vung tau", "ha long", "phu quoc", "bien hoa", "thu duc",
+)  # fmt: skip
+_STRIP = ".,;:!?\"'“”()[]«»…"
+
+
+def capitalised_runs(text: str, *, skip_initial: bool = False) -> list[tuple[str, ...]]:
+    """Runs of 2+ consecutive capitalised words, as stripped lower-case syllable tuples.
+
+    With skip_initial, a word opening a line or sentence never starts a run (it is capitalised anyway).
+    """
+    runs: list[tuple[str, ...]] = []
+    for line in text.split("\n"):
+        run: list[str] = []
+        initial = True
+        for token in [*line.split(), ""]:
+            word = token.strip(_STRIP)
+            capital = word[:1].isupper() and not (skip_initial and initial and not run)
+            if capital:
+                run.append(word)
+            if not capital or token.endswith((".", ",", ";", ":", "!", "?")):
+                if len(run) >= 2:
+                    runs.append(tuple(plain_syllables(" ".join(run))))
+                run = []
+            initial = token.endswith((".", ":", ";", "!", "?")) or (initial and not word)
+    return runs
+
+
+def name_lexicon(texts: Iterable[str]) -> frozenset[tuple[str, ...]]:
+    """Known names: capitalised runs of the documents plus the province list."""
+    names = {tuple(p.split()) for p in CITIES}
+    for text in texts:
+        names.update(r for r in capitalised_runs(text, skip_initial=True) if 2 <= len(r) <= 5)
+    return frozenset(names)
+
+
+def names_in(question: str, lexicon: frozenset[tuple[str, ...]], *, plain: bool) -> list[tuple[str, ...]]:
+    """Known names the question mentions: inside its capitalised runs, or anywhere if typed unaccented."""
+    spans = [list(run) for run in capitalised_runs(question)] if not plain else [plain_syllables(question)]
+    found: list[tuple[str, ...]] = []
+    for sylls in spans:
+        i = 0
+        while i < len(sylls):
+            for size in (5, 4, 3, 2):
+                gram = tuple(sylls[i : i + size])
+                if len(gram) == size and gram in lexicon:
+                    found.append(gram)
+                    i += size
+                    break
+            else:
+                i += 1
+    return found
