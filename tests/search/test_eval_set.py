@@ -125,6 +125,7 @@ def test_distractors_are_real_documents() -> None:
         assert 400 <= len(_plain_text(path).split()) <= 1500, path.name
 
 
+@pytest.mark.timeout(900)  # one index build (~300 texts embedded) and 160 questions: ~1-2 min of CPU
 def test_engine_meets_the_issue_targets_with_distractors(ev: ModuleType) -> None:
     result = ev.evaluate(with_distractors=True)
     failures = ev.target_failures(result["metrics"])
