@@ -40,13 +40,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from bot.db.models import Feedback, Poll, PollOption, Resident, Vote
-from bot.services._base import guarded
+from bot.services._base import LOCAL_TZ, guarded
 from bot.services.audit import AuditAction, record_audit
 from bot.services.charts import render_summary_png
 from bot.services.errors import InvalidInputError
@@ -63,7 +62,6 @@ from bot.services.feedback import (
 from bot.services.polls import UNKNOWN_WARD
 from bot.services.roles import Actor, Role
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 Format = Literal["xlsx", "csv"]
 FORMATS: tuple[Format, ...] = ("xlsx", "csv")
 CSV_COLUMNS = (

@@ -8,12 +8,13 @@ import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -22,10 +23,12 @@ from bot.db.models import AuditLog, Feedback, Poll, PollOption, Resident, Vote
 from bot.services.errors import InvalidInputError, PermissionDeniedError
 from bot.services.exports import (
     CSV_COLUMNS,
+    ERASED_TEXT,
     FEEDBACK_HEADERS,
     FEEDBACK_SHEET,
     SUMMARY_SHEET,
     ExportError,
+    ExportResult,
     FeedbackRow,
     Summary,
     export_feedback,
@@ -34,6 +37,7 @@ from bot.services.exports import (
     write_xlsx,
 )
 from bot.services.feedback import Category, FeedbackFilter
+from bot.services.residents import forget
 from bot.services.roles import Actor, Role
 
 OFFICER = Actor(label="tg:5550001", role=Role.OFFICER)
@@ -198,9 +202,9 @@ def seeded(session: Session) -> Session:
     return session
 
 
-def export(session: Session, out: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+def export(session: Session, out: Path, **kwargs: Any) -> ExportResult:
     """export_feedback as an officer."""
-    return export_feedback(session=session, out=out, actor=OFFICER, **kwargs)  # type: ignore[arg-type]
+    return export_feedback(session=session, out=out, actor=OFFICER, **kwargs)
 
 
 def file_text(path: Path) -> str:
@@ -264,6 +268,20 @@ def test_exports_are_pseudonymous(seeded: Session, tmp_path: Path) -> None:
     assert PSEUDONYM[:12] in file_text(csv_out.path)
 
 
+def test_erased_residents_feedback_keeps_counts_but_not_text(seeded: Session, tmp_path: Path) -> None:
+    alice = seeded.execute(sa.select(Resident).where(col(Resident.chat_id) == CHAT_ID + 1)).scalars().one()
+    forget(session=seeded, pseudonym=alice.pseudonym)
+
+    result = export(seeded, tmp_path / "e.csv", fmt="csv")
+    with result.path.open(encoding="utf-8-sig", newline="") as fh:
+        records = {r["ticket"]: r for r in csv.DictReader(fh)}
+    assert result.rows == 6
+    erased = records["GY-2026-000001"]
+    assert erased["text"] == ERASED_TEXT and erased["resident"] == "" and erased["category"] == "Giao thông"
+    assert "Đinh Tiên Hoàng" not in file_text(result.path)
+    assert records["GY-2026-000003"]["resident"] != ""
+
+
 def test_csv_has_bom_fixed_columns_and_keeps_vietnamese(seeded: Session, tmp_path: Path) -> None:
     out = tmp_path / "gopy.csv"
     result = export(seeded, out, fmt="csv")
@@ -316,7 +334,7 @@ def test_summary_follows_the_filters(seeded: Session, tmp_path: Path) -> None:
 def test_each_export_is_audited(seeded: Session, tmp_path: Path) -> None:
     export(seeded, tmp_path / "a.csv", fmt="csv", ward="Phường Ba Đình")
 
-    entry = seeded.execute(sa.select(AuditLog).where(AuditLog.action == "export")).scalars().one()  # type: ignore[arg-type]
+    entry = seeded.execute(sa.select(AuditLog).where(col(AuditLog.action) == "export")).scalars().one()
     assert entry.actor == OFFICER.label
     assert entry.details["format"] == "csv" and entry.details["rows"] == 2
     assert entry.details["filters"]["ward"] == "Phường Ba Đình"
@@ -350,8 +368,11 @@ def test_missing_folder_and_non_officer_are_refused(seeded: Session, tmp_path: P
     assert list(folder.iterdir()) == []
 
 
+Cli = Callable[..., tuple[int, str, str]]
+
+
 @pytest.fixture
-def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:
     """Run `citizenbot ...` against the test database; returns (exit code, stdout, stderr)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", database_url)
@@ -363,7 +384,7 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # 
     return run
 
 
-def test_cli_exports_with_local_date_filters(seeded: Session, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_exports_with_local_date_filters(seeded: Session, cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "baocao.xlsx"
     code, stdout, _ = cli(
         "export", "--format", "xlsx", "--from", "01/03/2026", "--to", "2026-03-02", "--out", str(out)
@@ -386,7 +407,7 @@ def test_cli_exports_with_local_date_filters(seeded: Session, cli, tmp_path: Pat
         (["--out", "."], "thư mục"),
     ],
 )
-def test_cli_bad_input_exits_non_zero_with_a_message(cli, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_cli_bad_input_exits_non_zero_with_a_message(cli: Cli, args: list[str], message: str) -> None:
     full = ["export", "--out", "x.csv", "--format", "csv", *args]
     code, stdout, stderr = cli(*full)
 
