@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 from telegram import BotCommand, BotCommandScopeChat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, InvalidToken
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -191,10 +191,20 @@ async def test_retry_after_is_waited_out_by_rate_limiter(fake: FakeBotApi) -> No
     assert reply.response["result"]["text"] == "vẫn đến nơi"
 
 
-async def test_server_error_surfaces_to_the_bot(fake: FakeBotApi) -> None:
-    fake.fail_next("sendMessage", 1, "server_error")
+@pytest.mark.parametrize(
+    ("kind", "error", "text"),
+    [
+        ("server_error", NetworkError, "Internal Server Error"),
+        ("forbidden", Forbidden, "bot was blocked by the user"),
+        ("bad_request", BadRequest, "not modified"),
+    ],
+)
+async def test_injected_errors_surface_once(
+    fake: FakeBotApi, kind: str, error: type[Exception], text: str
+) -> None:
+    fake.fail_next("sendMessage", 1, kind)
     async with build_app(fake) as app:
-        with pytest.raises(Exception, match="Internal Server Error"):
+        with pytest.raises(error, match=text):
             await app.bot.send_message(USER, "lỗi")
         await app.bot.send_message(USER, "lần sau được")
     assert fake.messages_to(USER) == ["lần sau được"]
