@@ -134,10 +134,11 @@ class Retriever:
     def load(cls, settings: Settings, encoder: Encoder | None = None) -> Retriever:
         """Load the index of settings.index_dir (IndexMissingError / IndexIncompatibleError)."""
         manifest = read_manifest(settings.index_dir)
-        if manifest.get("encoder") != encoder_name(settings):
+        expected = encoder.name if encoder is not None else encoder_name(settings)
+        if manifest.get("encoder") != expected:
             raise IndexIncompatibleError(
                 f"Chỉ mục được xây dựng với bộ mã hóa «{manifest.get('encoder')}», khác cấu hình hiện tại "
-                f"«{encoder_name(settings)}». Quản trị viên hãy chạy lệnh `citizenbot index build`."
+                f"«{expected}». Quản trị viên hãy chạy lệnh `citizenbot index build`."
             )
         encoder = encoder or make_encoder(settings)
         if manifest.get("dim") != encoder.dim:
