@@ -82,6 +82,7 @@ SUMMARY_SHEET = "Tổng hợp"
 FEEDBACK_HEADERS = ("Mã phiếu", "Thời gian", "Lĩnh vực", "Phường/Xã", "Trạng thái", "Nội dung")
 FEEDBACK_WIDTHS = (16, 17, 24, 24, 16, 100)
 TOP_WARDS_CHART = 15
+MAX_XLSX_ROWS = 1_048_575  # Excel's row limit, less the header
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
@@ -368,6 +369,8 @@ def _write_feedback_sheet(ws: Any, rows: Iterable[FeedbackRow], styles: _Styles)
     ws.write_row(0, 0, FEEDBACK_HEADERS, styles.header)
     r = 0
     for r, row in enumerate(rows, start=1):
+        if r > MAX_XLSX_ROWS:
+            raise ExportError("Quá nhiều góp ý cho một trang Excel; hãy thu hẹp bộ lọc hoặc xuất CSV.")
         ws.write_string(r, 0, row.ticket)
         ws.write_datetime(r, 1, row.created_at.replace(tzinfo=None), styles.when)
         ws.write_string(r, 2, row.category)
