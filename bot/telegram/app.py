@@ -159,8 +159,12 @@ async def _post_shutdown(
 
 
 async def _refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Periodic role refresh (roles granted from the CLI take effect within a minute)."""
+    """Periodic role refresh (roles granted from the CLI take effect within a minute, menus too)."""
+    roles = deps(context).roles
+    before = (set(roles.admins.user_ids), set(roles.officers.user_ids))
     await refresh_roles(context.application)
+    if before != (set(roles.admins.user_ids), set(roles.officers.user_ids)):
+        await common.publish_commands(context.bot, roles)
 
 
 async def refresh_roles(application: Application) -> None:

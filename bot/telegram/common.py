@@ -145,6 +145,11 @@ def _sayer(text: str) -> Callback:
     return callback
 
 
+async def ignore(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stay silent (edits in groups) and stop further handling."""
+    raise ApplicationHandlerStop
+
+
 async def stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Answer a button press that no handler recognises (forged or outdated callback data)."""
     query = update.callback_query
@@ -171,6 +176,7 @@ def early_handlers() -> list[BaseHandler]:
     """Handlers of group -1: edited and forwarded messages get a short answer and go no further."""
     private = filters.ChatType.PRIVATE
     return [
+        MessageHandler(filters.UpdateType.EDITED & filters.ChatType.GROUPS, ignore),
         MessageHandler(filters.UpdateType.EDITED & private, _sayer(fmt.EDITED)),
         MessageHandler(filters.FORWARDED & private, _sayer(fmt.FORWARDED)),
     ]

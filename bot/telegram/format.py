@@ -161,10 +161,11 @@ def _units(text: str, budget: int) -> list[str]:
         if utf16_len(line) <= budget:
             units.append(line)
             continue
+        piece = budget - 200  # leaves room for the tags reopened at the start of a part
         for atom in _atoms(line):
-            while utf16_len(atom) > budget:
-                units.append(atom[: budget // 2])
-                atom = atom[budget // 2 :]
+            while utf16_len(atom) > piece:
+                units.append(atom[: piece // 2 if utf16_len(atom[:piece]) > piece else piece])
+                atom = atom[len(units[-1]) :]
             units.append(atom)
     return units
 

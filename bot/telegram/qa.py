@@ -89,11 +89,18 @@ async def _log_unanswered(context: ContextTypes.DEFAULT_TYPE, question: str) -> 
 
 
 async def rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Thank the resident for rating an answer and remove the buttons (the rating is anonymous)."""
+    """Thank the resident for rating an answer; a 'not helpful' question joins the unanswered log.
+
+    Nothing links the rating to the resident: only the question text is counted, like an abstention.
+    """
     query = update.callback_query
     assert query is not None and query.data is not None
     helpful = query.data.endswith(":1")
     log.info("answer rated %s", "helpful" if helpful else "not helpful")
+    message = query.message
+    question = message.reply_to_message if isinstance(message, Message) else None
+    if not helpful and question is not None and question.text:
+        await _log_unanswered(context, _strip_mention(question.text, context.bot.username))
     await query.answer(fmt.HELPFUL_THANKS)
     await query.edit_message_reply_markup(reply_markup=None)
 
@@ -103,7 +110,8 @@ def handlers(private_text: filters.BaseFilter) -> list[MessageHandler | Callback
     return [
         MessageHandler(private_text, answer_question),
         MessageHandler(
-            filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND & MentionsBot(), answer_question
+            filters.ChatType.GROUPS & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & MentionsBot(),
+            answer_question,
         ),
         CallbackQueryHandler(rate_answer, pattern=r"^qa:[01]$"),
     ]

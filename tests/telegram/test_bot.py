@@ -232,6 +232,15 @@ async def test_question_quotes_passage_with_bold_sentence_and_source(bot: Bot) -
     assert rated.params.get("text") == fmt.HELPFUL_THANKS
 
 
+async def test_not_helpful_rating_lists_the_question_for_admins(bot: Bot) -> None:
+    user = new_user()
+    answer = await say(bot.fake, user, "Hà Nội có kế hoạch gì cho vùng Thủ đô?", SLOW)
+    rated = await press(bot.fake, user, answer.result, "qa:0")
+    assert rated.params.get("text") == fmt.HELPFUL_THANKS
+    await bot.fake.wait_for("editMessageReplyMarkup", lambda c: c.chat_id == user, QUICK)
+    assert "Hà Nội có kế hoạch gì cho vùng Thủ đô?" in visible(await say(bot.fake, ADMIN, "/chuatraloi"))
+
+
 async def test_question_typed_without_diacritics_is_answered(bot: Bot) -> None:
     answer = await say(bot.fake, new_user(), "ha noi xay dung do thi thong minh nhu the nao", SLOW)
     assert "Nguồn:" in visible(answer)
