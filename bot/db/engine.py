@@ -160,7 +160,8 @@ def head_revision() -> str:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     head = ScriptDirectory.from_config(config).get_current_head()
-    assert head is not None
+    if head is None:
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
     return head
 
 
