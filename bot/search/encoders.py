@@ -96,7 +96,11 @@ class SentenceTransformerEncoder:
             raise EncoderUnavailableError(
                 f"Không tải được mô hình sentence-transformers «{model}»: {exc}"
             ) from exc
-        dim = self._model.get_sentence_embedding_dimension()
+        getter = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        dim = getter()
         self.dim = int(dim) if dim else int(self._encode(["a"]).shape[1])
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
