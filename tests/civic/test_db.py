@@ -157,3 +157,12 @@ def test_an_older_schema_is_upgraded_keeping_its_data(database_url: str) -> None
             assert residents.get_resident(session=session, pseudonym="c" * 64) is not None
     finally:
         engine.dispose()
+
+
+def test_read_only_session_does_not_block_writers(engine: Engine) -> None:
+    """A long export (read-only session) must not hold up residents' writes."""
+    with session_scope(engine, read_only=True) as reader:
+        assert reader.execute(sa.text("SELECT count(*) FROM resident")).scalar_one() == 0
+        with session_scope(engine) as writer:
+            info = residents.ensure_resident(session=writer, pseudonym="d" * 64, chat_id=1)
+        assert info.chat_id == 1
