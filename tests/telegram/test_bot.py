@@ -301,7 +301,8 @@ async def test_forged_and_stale_buttons_are_answered_politely(bot: Bot) -> None:
 
 async def test_groups_answer_only_commands_and_mentions(bot: Bot) -> None:
     fake, user, group = bot.fake, new_user(), -100777
-    fake.send_text(user, "xin chào cả nhóm, hôm nay trời đẹp", chat_id=group, chat_type="supergroup")
+    chatter = fake.send_text(user, "xin chào cả nhóm, hôm nay trời đẹp", chat_id=group, chat_type="supergroup")
+    fake.edit_message(user, fake.user_message_id(chatter), "xin chào cả nhóm!", chat_id=group)
     fake.send_text(user, "/gopy", chat_id=group, chat_type="supergroup")
     first = await reply_to(fake, group)
     assert visible(first) == fmt.PRIVATE_ONLY
