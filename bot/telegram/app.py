@@ -22,7 +22,7 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.telegram import admin, common, feedback, officer, polls, privacy, qa, track
-from bot.telegram.deps import DEPS_KEY, BotDeps, RoleFilters, Searcher, deps
+from bot.telegram.deps import DEPS_KEY, BotDeps, FloodGate, RoleFilters, Searcher, deps
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -64,6 +64,27 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         """Nothing to release."""
 
 
+class InProgressPersistence(PicklePersistence):
+    """Persist only what is in progress (drafts, open conversations): no list of every user on disk."""
+
+    async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
+        """Keep non-empty user data; forget a user whose data became empty."""
+        if data:
+            await super().update_user_data(user_id, data)
+        elif self.user_data and user_id in self.user_data:
+            await super().drop_user_data(user_id)
+
+    async def update_conversation(self, name: str, key: tuple[int | str, ...], new_state: object | None) -> None:
+        """Store a conversation's state; forget it when the conversation ends."""
+        if new_state is not None:
+            await super().update_conversation(name, key, new_state)
+            return
+        stored = (self.conversations or {}).get(name, {})
+        if key in stored:
+            del stored[key]
+            await self.flush()
+
+
 def build_application(
     settings: Settings,
     *,
@@ -71,12 +92,12 @@ def build_application(
     engine: Engine | None = None,
     manage_search: bool = True,
 ) -> Application:
-    """A ready-to-run Application: only wiring, no network or disk work until it is started."""
+    """A ready-to-run Application: only wiring (and the pseudonym key); no network until it is started."""
     token = settings.telegram_bot_token
     if token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    persistence = PicklePersistence(
+    persistence = InProgressPersistence(
         filepath=settings.data_dir / STATE_FILE,
         store_data=PersistenceInput(bot_data=False, chat_data=False, callback_data=False),
         update_interval=5,
@@ -108,6 +129,7 @@ def build_application(
         sessions=sessions,
         roles=roles,
         pseudonymize=load_pseudonymizer(settings),
+        flood=FloodGate(settings.telegram_flood_limit, settings.telegram_flood_window),
     )
     _add_handlers(application, roles)
     return application

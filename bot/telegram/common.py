@@ -108,20 +108,12 @@ async def consent_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 async def limit_flood(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Drop a resident's updates beyond the per-resident limit; warn once per window."""
-    if update.effective_user is None or context.user_data is None:
+    if update.effective_user is None:
         return
-    settings = deps(context).settings
-    now = time.time()
-    window = settings.telegram_flood_window
-    recent = [t for t in context.user_data.get("flood", []) if now - t < window]
-    if len(recent) < settings.telegram_flood_limit:
-        recent.append(now)
-        context.user_data["flood"] = recent
-        context.user_data.pop("flood_warned", None)
+    verdict = deps(context).flood.check(update.effective_user.id, time.monotonic())
+    if verdict:
         return
-    context.user_data["flood"] = recent
-    if not context.user_data.get("flood_warned"):
-        context.user_data["flood_warned"] = True
+    if verdict is False:
         if update.callback_query is not None:
             await update.callback_query.answer(fmt.FLOOD, show_alert=True)
         else:

@@ -58,6 +58,37 @@ class RoleFilters:
 
 
 @dataclass
+class FloodGate:
+    """Per-resident sliding window, in memory only (so no list of users is written to disk)."""
+
+    limit: int
+    window: float
+    seen: dict[int, list[float]] = field(default_factory=dict)
+    warned: set[int] = field(default_factory=set)
+
+    def check(self, user_id: int, now: float) -> bool | None:
+        """True: within the limit; False: over it, warn once; None: over it, already warned."""
+        recent = [t for t in self.seen.get(user_id, []) if now - t < self.window]
+        if len(recent) < self.limit:
+            self.seen[user_id] = [*recent, now]
+            self.warned.discard(user_id)
+            if len(self.seen) > 10_000:
+                self.prune(now)
+            return True
+        self.seen[user_id] = recent
+        if user_id in self.warned:
+            return None
+        self.warned.add(user_id)
+        return False
+
+    def prune(self, now: float) -> None:
+        """Forget residents with no update inside the window."""
+        for user_id in [u for u, times in self.seen.items() if not times or now - times[-1] >= self.window]:
+            del self.seen[user_id]
+            self.warned.discard(user_id)
+
+
+@dataclass
 class BotDeps:
     """Long-lived collaborators of the handlers (created in `citizenbot run` or a test)."""
 
@@ -66,6 +97,7 @@ class BotDeps:
     sessions: SessionFactory | None
     roles: RoleFilters
     pseudonymize: Callable[[int], str]
+    flood: FloodGate
 
 
 def deps(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import pickle
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -178,7 +179,9 @@ async def test_gopy_survives_a_restart(fake: FakeBotApi, index: Path, tmp_path: 
         assert "Cây đổ chắn ngang" in visible(summary) and "Hoàn Kiếm" in visible(summary)
         await press(fake, USER, summary.result, "gs:send")
         assert "Mã phiếu: GY-" in visible(await reply_to(fake, USER))
-        assert (tmp_path / "data" / "telegram-state.pickle").exists()
+    with (tmp_path / "data" / "telegram-state.pickle").open("rb") as handle:
+        state = pickle.load(handle)  # the finished draft and conversation are not kept on disk
+    assert USER not in state["user_data"] and not state["conversations"]["gopy"]
 
 
 async def test_database_down_questions_answered_feedback_refused(
