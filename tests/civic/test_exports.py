@@ -331,6 +331,22 @@ def test_summary_follows_the_filters(seeded: Session, tmp_path: Path) -> None:
     assert summary["Giao thông"] == 2 and summary["Môi trường"] == 0
 
 
+def test_polls_outside_the_dates_are_left_out(seeded: Session, tmp_path: Path) -> None:
+    inside = export(seeded, tmp_path / "in.xlsx", date_from=date(2026, 3, 10), date_to=date(2026, 3, 31))
+    after = export(seeded, tmp_path / "after.xlsx", date_from=date(2026, 3, 11))
+
+    assert inside.polls == 1 and after.polls == 0
+    assert openpyxl.load_workbook(after.path).sheetnames == [FEEDBACK_SHEET, SUMMARY_SHEET]
+
+
+def test_empty_database_gives_a_valid_report(session: Session, tmp_path: Path) -> None:
+    result = export(session, tmp_path / "empty.xlsx")
+
+    assert result.rows == 0 and result.chart_path is not None and result.chart_path.exists()
+    sheet = openpyxl.load_workbook(result.path)[FEEDBACK_SHEET]
+    assert [c.value for c in sheet[1]] == list(FEEDBACK_HEADERS) and sheet.max_row == 1
+
+
 def test_each_export_is_audited(seeded: Session, tmp_path: Path) -> None:
     export(seeded, tmp_path / "a.csv", fmt="csv", ward="Phường Ba Đình")
 
