@@ -35,7 +35,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = REPO / "bench" / "eval" / "questions.jsonl"
 RESULTS = REPO / "bench" / "results" / "bench_retrieval.json"
-THREADS = 2
+THREADS = 2  # the default EMBEDDING_THREADS
 APPROXIMATE = "hnsw"
 EXACT = "flat"
 
@@ -45,11 +45,11 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=np.float64), q))
 
 
-def timed_ms(function: Callable[[], object]) -> float:
-    """Wall time of one call, in milliseconds."""
-    started = time.perf_counter()
+def timed_ms(function: Callable[[], object]) -> tuple[float, float]:
+    """Wall time and CPU time (this process, all threads) of one call, in milliseconds."""
+    wall, cpu = time.perf_counter(), time.process_time()
     function()
-    return (time.perf_counter() - started) * 1000
+    return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
 
 
 def load_questions() -> list[str]:
@@ -62,9 +62,12 @@ def bench_build(settings: Any, encoder: Any) -> dict[str, Any]:
     """Cold build of the knowledge base, then a re-index with nothing changed."""
     from bot.search.index import build_index
 
+    cpu = time.process_time()
     cold = build_index(settings, progress=False, encoder=encoder)
+    cold_cpu = time.process_time() - cpu
     warm = build_index(settings, progress=False, encoder=encoder)
     return {
+        "cold_cpu_seconds": round(cold_cpu, 2),
         "documents": cold.documents,
         "passages": cold.passages,
         "cold_seconds": round(cold.seconds, 2),
@@ -83,19 +86,21 @@ def bench_queries(settings: Any, encoder: Any, questions: list[str], rounds: int
     for question in questions[:5]:  # warm-up: caches, first faiss calls
         retriever.ask(question)
         encoder.encode_queries([question])
-    ask_ms: list[float] = []
-    embed_ms: list[float] = []
+    timings: dict[str, list[tuple[float, float]]] = {"ask": [], "embed": []}
     for _ in range(rounds):
         for question in questions:
-            embed_ms.append(timed_ms(partial(encoder.encode_queries, [question])))
-            ask_ms.append(timed_ms(partial(retriever.ask, question)))
-    result: dict[str, Any] = {"queries": len(ask_ms)}
-    for name, values in (("ask", ask_ms), ("embed", embed_ms)):
-        result[f"{name}_p50_ms"] = round(percentile(values, 50), 1)
-        result[f"{name}_p95_ms"] = round(percentile(values, 95), 1)
-        result[f"{name}_mean_ms"] = round(statistics.fmean(values), 1)
+            timings["embed"].append(timed_ms(partial(encoder.encode_queries, [question])))
+            timings["ask"].append(timed_ms(partial(retriever.ask, question)))
+    result: dict[str, Any] = {"queries": len(timings["ask"])}
+    for name, pairs in timings.items():
+        wall, cpu = [w for w, _ in pairs], [c for _, c in pairs]
+        result[f"{name}_p50_ms"] = round(percentile(wall, 50), 1)
+        result[f"{name}_p95_ms"] = round(percentile(wall, 95), 1)
+        result[f"{name}_cpu_p50_ms"] = round(percentile(cpu, 50), 1)
+        result[f"{name}_cpu_p95_ms"] = round(percentile(cpu, 95), 1)
     result["ratio_p50"] = round(result["ask_p50_ms"] / result["embed_p50_ms"], 2)
     result["ratio_p95"] = round(result["ask_p95_ms"] / result["embed_p95_ms"], 2)
+    result["cpu_ratio_p50"] = round(result["ask_cpu_p50_ms"] / result["embed_cpu_p50_ms"], 2)
     return result
 
 
@@ -111,10 +116,10 @@ def _vm_hwm_kb(pid: int) -> int | None:
     return None
 
 
-def peak_rss_mb(args: Sequence[str], stdin: str) -> float:
+def peak_rss_mb(args: Sequence[str], stdin: str, threads: int) -> float:
     """Run `citizenbot ARGS` and return its peak RSS in MB, polled from /proc while it runs."""
     command = [sys.executable, "-m", "bot.cli", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS)}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "EMBEDDING_THREADS": str(threads)}
     with tempfile.TemporaryFile("w+") as feed:
         feed.write(stdin)
         feed.seek(0)
@@ -128,10 +133,12 @@ def peak_rss_mb(args: Sequence[str], stdin: str) -> float:
     return round(peak / 1024, 1)
 
 
-def bench_rss(index_dir: Path, questions: list[str]) -> dict[str, Any]:
+def bench_rss(index_dir: Path, questions: list[str], threads: int) -> dict[str, Any]:
     """Peak RSS of `citizenbot ask` for one question and for the whole set on stdin."""
-    one = peak_rss_mb(["ask", questions[0], "--json", "--index", str(index_dir)], "")
-    batch = peak_rss_mb(["ask", "--json", "-", "--index", str(index_dir)], "\n".join(questions) + "\n")
+    one = peak_rss_mb(["ask", questions[0], "--json", "--index", str(index_dir)], "", threads)
+    batch = peak_rss_mb(
+        ["ask", "--json", "-", "--index", str(index_dir)], "\n".join(questions) + "\n", threads
+    )
     return {"ask_one_peak_rss_mb": one, "ask_batch_peak_rss_mb": batch, "batch_questions": len(questions)}
 
 
@@ -180,20 +187,26 @@ def markdown(results: dict[str, Any]) -> str:
     """The figures as markdown tables, ready for the README."""
     b, q, r, d = results["build"], results["queries"], results["rss"], results["dense"]
     approx, k = APPROXIMATE, d["k"]
+    m = results["machine"]
     return "\n".join(
         [
+            f"{m['cpus']} CPUs shared, embedding threads {m['embedding_threads']}, "
+            f"load average at the end {m['load_average_at_end']}",
+            "",
             "| measure | value | goal |",
             "|---|---:|---:|",
             f"| query latency p50 / p95 (whole `ask`, {q['queries']} queries) | "
             f"{q['ask_p50_ms']} / {q['ask_p95_ms']} ms | |",
             f"| query embedding alone p50 / p95 (same run) | {q['embed_p50_ms']} / {q['embed_p95_ms']} ms | |",
             f"| whole query ÷ embedding, p50 / p95 | {q['ratio_p50']} / {q['ratio_p95']} | ≤ 1.3 |",
+            f"| CPU time per query p50: whole `ask` / embedding alone | {q['ask_cpu_p50_ms']} / "
+            f"{q['embed_cpu_p50_ms']} ms (×{q['cpu_ratio_p50']}) | |",
             f"| peak RSS, `citizenbot ask` one question | {r['ask_one_peak_rss_mb']} MB | ≤ 400 MB |",
             f"| peak RSS, `citizenbot ask --json -` ({r['batch_questions']} questions) | "
             f"{r['ask_batch_peak_rss_mb']} MB | ≤ 400 MB |",
             f"| encoder load | {results['encoder_load_s']} s | |",
             f"| index build, cold ({b['documents']} documents, {b['passages']} passages, "
-            f"{b['cold_texts_embedded']} texts embedded) | {b['cold_seconds']} s "
+            f"{b['cold_texts_embedded']} texts embedded) | {b['cold_seconds']} s, {b['cold_cpu_seconds']} s CPU "
             f"({b['cold_passages_per_s']} passages/s) | |",
             f"| re-index, nothing changed ({b['reindex_texts_embedded']} texts embedded) | "
             f"{b['reindex_seconds']} s | |",
@@ -210,9 +223,9 @@ def markdown(results: dict[str, Any]) -> str:
     )
 
 
-def run(passages: int, rounds: int, faiss_threads: int) -> dict[str, Any]:
+def run(passages: int, rounds: int, faiss_threads: int, threads: int = THREADS) -> dict[str, Any]:
     """Every benchmark, against a temporary copy of knowledge/."""
-    os.environ["OMP_NUM_THREADS"] = str(THREADS)  # before the encoder loads: OpenMP reads it once
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # before the encoder loads: OpenMP reads it once
     from bot.config import Settings
     from bot.search.encoders import make_encoder
 
@@ -220,18 +233,18 @@ def run(passages: int, rounds: int, faiss_threads: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="citizenbot-bench-") as tmp:
         knowledge = Path(tmp) / "knowledge"
         shutil.copytree(REPO / "knowledge", knowledge)
-        settings = Settings(knowledge_dir=knowledge, index_dir=Path(tmp) / "index", embedding_threads=THREADS)
+        settings = Settings(knowledge_dir=knowledge, index_dir=Path(tmp) / "index", embedding_threads=threads)
         started = time.perf_counter()
         encoder = make_encoder(settings)
         load_s = round(time.perf_counter() - started, 2)
         results: dict[str, Any] = {"encoder": encoder.name, "encoder_load_s": load_s}
         results["build"] = bench_build(settings, encoder)
         results["queries"] = bench_queries(settings, encoder, questions, rounds)
-        results["rss"] = bench_rss(settings.index_dir, questions)
+        results["rss"] = bench_rss(settings.index_dir, questions, threads)
     results["dense"] = bench_dense(passages, threads=faiss_threads)
     results["machine"] = {
         "cpus": os.cpu_count(),
-        "threads": THREADS,
+        "embedding_threads": threads,
         "python": platform.python_version(),
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
@@ -243,10 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=100_000, help="synthetic passages (default 100000)")
     parser.add_argument("--rounds", type=int, default=2, help="passes over the questions (default 2)")
+    parser.add_argument("--threads", type=int, default=THREADS, help="EMBEDDING_THREADS (default 2)")
     parser.add_argument("--faiss-threads", type=int, default=1, help="faiss threads for the synthetic search")
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
     args = parser.parse_args(argv)
-    results = run(args.passages, args.rounds, args.faiss_threads)
+    results = run(args.passages, args.rounds, args.faiss_threads, args.threads)
     print(markdown(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
