@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import typer
+from pydantic import ValidationError
 
 from bot.config import Settings
 
@@ -26,6 +27,7 @@ Cách lấy token / How to get one:
   4. Đặt vào môi trường hoặc tệp .env / put it in the environment or in .env:
        TELEGRAM_BOT_TOKEN=123456789:AA...
 Rồi chạy lại / then run again: citizenbot run"""
+BOTFATHER_HINT = "Lấy token mới từ @BotFather (/token) / get a new one from @BotFather (/token)."
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +43,11 @@ def run(
     port: int = typer.Option(8080, "--port", min=1, max=65535, help="port the webhook server listens on"),
 ) -> None:
     """Start the Telegram bot: long polling, or a webhook with --webhook-url (secret token checked)."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        typer.echo(f"Cấu hình không hợp lệ / invalid settings:\n{exc}", err=True)
+        raise typer.Exit(2) from None
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
         typer.echo(MISSING_TOKEN, err=True)
         raise typer.Exit(2)
@@ -49,6 +55,28 @@ def run(
         typer.echo("--webhook-url phải là một URL http(s) / must be an http(s) URL.", err=True)
         raise typer.Exit(2)
     _configure_logging()
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.search.errors import SearchError
+
+    try:
+        _serve(settings, webhook_url, listen, port)
+    except SearchError as exc:  # no index and nothing indexable, or the encoder cannot load here
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+    except InvalidToken:
+        typer.echo("Telegram từ chối TELEGRAM_BOT_TOKEN / the token was rejected. " + BOTFATHER_HINT, err=True)
+        raise typer.Exit(2) from None
+    except NetworkError as exc:
+        typer.echo(
+            f"Không kết nối được tới Telegram Bot API ({settings.telegram_api_base_url}) / cannot reach it: {exc}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _serve(settings: Settings, webhook_url: str | None, listen: str, port: int) -> None:
+    """Run the bot until SIGINT/SIGTERM: long polling, or a webhook behind a reverse proxy."""
     application = _prepare(settings)
     if webhook_url is None:
         log.info("starting with long polling")
@@ -71,9 +99,10 @@ _ALL_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
 def _configure_logging() -> None:
-    """Log to stderr; keep httpx quiet (its request lines contain the bot token)."""
+    """Log to stderr; keep httpx (its request lines contain the bot token) and alembic quiet."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _prepare(settings: Settings) -> Application:

@@ -10,7 +10,7 @@ from typing import Any
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -156,6 +156,9 @@ async def refuse(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the error and tell the resident, in Vietnamese, that something went wrong."""
+    if isinstance(context.error, Forbidden):  # the resident blocked the bot: nobody to tell
+        log.info("resident unreachable: %s", context.error.message)
+        return
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         if update.callback_query is not None:

@@ -78,6 +78,16 @@ def test_missing_token_explains_botfather(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_nothing_to_index_is_a_clear_error(fake: FakeBotApi, tmp_path: Path) -> None:
+    env = bot_env(fake, tmp_path, None)
+    (tmp_path / "knowledge").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Không có tài liệu nào đọc được")
+
+
 def test_long_polling_then_clean_sigterm(fake: FakeBotApi, tmp_path: Path, index: Path) -> None:
     env = bot_env(fake, tmp_path, index)
     process = start_bot(env, tmp_path)
