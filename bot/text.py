@@ -1,14 +1,18 @@
 """Vietnamese text handling: normalisation, diacritic stripping, segmentation, sentences.
 
-underthesea is imported lazily (it drags torch in when installed): only `words` and
-`sentence_spans` need it.
+underthesea is imported lazily, and without its optional pipelines (translate, classify, sentiment,
+lang_detect, dependency_parse, agent): they import torch and transformers (4-8 s, ~250 MB RSS) and
+download models at first use, which fails offline anyway. word_tokenize, sent_tokenize and
+convert_address keep working.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from functools import lru_cache
+from types import ModuleType
 
 MAX_QUESTION_CHARS = 2000
 
@@ -16,6 +20,24 @@ _TONES = "\u0300\u0301\u0309\u0303\u0323"  # huyền, sắc, hỏi, ngã, nặng
 _SYLLABLE_RE = re.compile(r"\w+", re.UNICODE)
 _SPACE_RE = re.compile(r"\s+")
 _CLAUSE_SPLIT_RE = re.compile(r";\s+")
+_HEAVY_UNDERTHESEA = (
+    "underthesea.pipeline.classification",
+    "underthesea.pipeline.sentiment",
+    "underthesea.pipeline.lang_detect",
+    "underthesea.pipeline.dependency_parse",
+    "underthesea.pipeline.translate",
+    "underthesea.agent",
+)
+
+
+def _underthesea() -> ModuleType:
+    """Import underthesea without the optional pipelines that pull torch in (if not imported yet)."""
+    if "underthesea" not in sys.modules:
+        for name in _HEAVY_UNDERTHESEA:
+            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    import underthesea
+
+    return underthesea
 
 
 def _old_style_tone_pattern() -> re.Pattern[str]:
@@ -70,16 +92,13 @@ def plain_syllables(text: str) -> list[str]:
 
 def words(text: str) -> list[str]:
     """underthesea word segmentation, lower-cased, punctuation dropped ("Hà Nội" → "hà_nội")."""
-    from underthesea import word_tokenize
-
-    tokens = word_tokenize(normalize(text))
+    tokens = _underthesea().word_tokenize(normalize(text))
     return [t.lower().replace(" ", "_") for t in tokens if _SYLLABLE_RE.search(t)]
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) spans of the sentences of `text` (underthesea sent_tokenize), in order."""
-    from underthesea import sent_tokenize
-
+    sent_tokenize = _underthesea().sent_tokenize
     spans: list[tuple[int, int]] = []
     cursor = 0
     for line_start, line in _lines(text):

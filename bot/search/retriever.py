@@ -26,6 +26,7 @@ PASSAGE_WEIGHT = 0.3
 CLAUSE_WEIGHT = 0.7
 MAX_CANDIDATES = 200
 NAME_PENALTY = 1.5
+SIGNAL_WEIGHTS = (1.0, 1.0, 1.0)  # e5 cosine, stripped-syllable BM25, word BM25
 STOP_SYLLABLES = frozenset(
     [
         "la",
@@ -198,10 +199,10 @@ class Retriever:
         local = {int(c): n for n, c in enumerate(clause_ids)}
         fused = np.zeros(len(cand))
         best_raw: list[np.ndarray] = []
-        for p_sig, c_sig in zip(p_signals, cl_signals, strict=True):
+        for weight, p_sig, c_sig in zip(SIGNAL_WEIGHTS, p_signals, cl_signals, strict=True):
             best = np.array([self._best(c_sig, local, p) for p in cand])
             best_raw.append(best)
-            fused += _z(PASSAGE_WEIGHT * p_sig + CLAUSE_WEIGHT * best)
+            fused += weight * _z(PASSAGE_WEIGHT * p_sig + CLAUSE_WEIGHT * best)
         names = names_in(question, self._names, plain=self._restorer.needs_restoration(question))
         lacks = np.array([self._lacks(int(p), names) for p in cand], dtype=bool)
         fused -= NAME_PENALTY * lacks
