@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from bot.db.models import OutboxNotification, utcnow
+from bot.db.models import OutboxNotification, Resident, utcnow
 from bot.services._base import guarded
 
 
@@ -30,7 +31,8 @@ def queue_notification(session: Session, resident_id: int, notification: Notific
 
 @guarded
 def take_pending_notifications(*, session: Session, limit: int = 50) -> list[Notification]:
-    """Remove and return the oldest queued notifications (at most once: a failed send is not retried)."""
+    """Remove and return the oldest queued notifications; a sender whose delivery fails puts them back
+    with `requeue_notifications` (so a network failure loses nothing)."""
     stmt = (
         sa.select(OutboxNotification)
         .order_by(col(OutboxNotification.id))
@@ -52,3 +54,24 @@ def drop_notifications_of(session: Session, resident_id: int) -> int:
         sa.delete(OutboxNotification).where(col(OutboxNotification.resident_id) == resident_id)
     )
     return int(result.rowcount) if isinstance(result, sa.CursorResult) else 0
+
+
+@guarded
+def requeue_notifications(*, session: Session, notifications: Sequence[Notification]) -> int:
+    """Put taken notifications back in the outbox (failed delivery); returns how many.
+
+    A notification whose chat no longer belongs to a resident (erased meanwhile) is dropped, not queued.
+    """
+    queued = 0
+    for notification in notifications:
+        resident_id = session.execute(
+            sa.select(col(Resident.id))
+            .where(col(Resident.chat_id) == notification.chat_id, col(Resident.erased_at).is_(None))
+            .order_by(col(Resident.id))
+            .limit(1)
+        ).scalar_one_or_none()
+        if resident_id is not None:
+            queue_notification(session, resident_id, notification)
+            queued += 1
+    session.commit()
+    return queued

@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from bot.telegram import admin, common, feedback, officer, polls, privacy, qa, track
+from bot.telegram import admin, common, feedback, officer, outbox, polls, privacy, qa, track
 from bot.telegram.deps import DEPS_KEY, BotDeps, FloodGate, RoleFilters, Searcher, deps
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STATE_FILE = "telegram-state.pickle"
 ROLE_REFRESH_SECONDS = 60
+OUTBOX_FIRST_RUN = 2.0  # seconds after start: notifications queued while the bot was down go out soon
 
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):
@@ -164,6 +165,11 @@ async def _post_init(application: Application, *, manage_search: bool) -> None:
     await refresh_roles(application)
     if application.job_queue is not None:
         application.job_queue.run_repeating(_refresh_job, interval=ROLE_REFRESH_SECONDS, first=ROLE_REFRESH_SECONDS)
+        if bot_deps.sessions is not None:
+            interval = bot_deps.settings.telegram_outbox_interval
+            application.job_queue.run_repeating(
+                outbox.drain_outbox, interval=interval, first=min(interval, OUTBOX_FIRST_RUN), name="outbox"
+            )
     await common.publish_commands(application.bot, bot_deps.roles)
 
 

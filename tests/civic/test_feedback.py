@@ -289,3 +289,18 @@ def test_erasure_drops_queued_notifications(session: Session, make_resident: Mak
     feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=ADMIN, queue=True)
     residents.forget(session=session, pseudonym=key)
     assert notifications.take_pending_notifications(session=session) == []
+
+
+def test_requeued_notifications_are_taken_again_unless_the_resident_was_erased(
+    session: Session, make_resident: MakeResident
+) -> None:
+    kept, erased = make_resident(323), make_resident(324)
+    for n, key in ((1, kept), (2, erased)):
+        ticket = submit(session, key, n).ticket
+        feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=ADMIN, queue=True)
+    taken = notifications.take_pending_notifications(session=session)
+    assert [n.chat_id for n in taken] == [323, 324]
+    residents.forget(session=session, pseudonym=erased)
+    assert notifications.requeue_notifications(session=session, notifications=taken) == 1
+    assert notifications.take_pending_notifications(session=session) == [taken[0]]
+    assert notifications.take_pending_notifications(session=session) == []

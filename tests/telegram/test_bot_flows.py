@@ -252,3 +252,37 @@ def _idle_search(settings: Settings) -> Any:
     from bot.search.service import SearchService
 
     return SearchService(settings)
+
+
+async def test_status_changes_queued_from_the_cli_reach_residents(
+    fake: FakeBotApi, index: Path, tmp_path: Path, database_url: str
+) -> None:
+    from bot.services import feedback, notifications, residents
+    from bot.services.roles import cli_actor
+
+    settings = bot_settings(fake, tmp_path, index, database_url=database_url, telegram_outbox_interval=0.5)
+    blocked, offline = USER + 1, USER + 2
+    tickets = {}
+    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    for number, user in enumerate((USER, blocked, offline), start=1):
+        key = pseudonym(settings, user)
+        service(settings, residents.ensure_resident, pseudonym=key, chat_id=user)
+        service(settings, residents.grant_consent, pseudonym=key, purpose="feedback", policy_version="2026-01")
+        tickets[user] = service(
+            settings, feedback.submit_feedback, pseudonym=key, category="moi_truong",
+            text="Rác đổ trộm ở bãi đất trống", ward="Phường Hoàn Kiếm", idempotency_key=f"t:{number}",
+        ).ticket
+    async with running(settings):
+        fake.fail_next("sendMessage", kind="forbidden")  # the first resident to be told blocked the bot
+        for user in (blocked, USER):
+            service(settings, feedback.change_status, ticket=tickets[user], status="tiep_nhan",
+                    actor=cli_actor(), comment="Đội <môi trường> & phường sẽ dọn", queue=True)
+        told = await fake.wait_for("sendMessage", lambda c: c.chat_id == USER and c.status == 200, QUICK)
+        assert tickets[USER] in visible(told) and "Đội <môi trường> & phường sẽ dọn" in visible(told)
+        fake.fail_next("sendMessage", kind="server_error")  # a network failure: sent again on a later run
+        service(settings, feedback.change_status, ticket=tickets[offline], status="tu_choi", actor=cli_actor(),
+                queue=True)
+        late = await fake.wait_for("sendMessage", lambda c: c.chat_id == offline and c.status == 200, QUICK)
+        assert tickets[offline] in visible(late) and "Từ chối" in visible(late)
+        assert service(settings, notifications.take_pending_notifications) == []
+    assert fake.messages_to(blocked) == [] and len(fake.messages_to(USER)) == 1
