@@ -199,10 +199,12 @@ def poll_results(poll_id: Annotated[int, typer.Argument(help="Số khảo sát")
 
 def _print_feedback(item: FeedbackView) -> None:
     """One feedback on one line (text shortened)."""
-    text = "(đã xóa theo yêu cầu)" if item.erased else (item.text or "").replace("\n", " ")
+    from bot.services.polls import UNKNOWN_WARD
+
+    text = "(đã xóa theo yêu cầu)" if item.erased else (item.text or "(chỉ có ảnh/vị trí)").replace("\n", " ")
     short = text if len(text) <= 80 else text[:79] + "…"
     typer.echo(
-        f"{item.ticket} | {_local(item.created_at)} | {item.category.label} | {item.ward or '—'} | "
+        f"{item.ticket} | {_local(item.created_at)} | {item.category.label} | {item.ward or UNKNOWN_WARD} | "
         f"{item.status.label} | {short}"
     )
 

@@ -202,11 +202,13 @@ def _next_seq(session: Session, year: int) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
-def _clean_text(text: str) -> str:
-    """NFC, trimmed, non-empty and at most 4,000 characters."""
-    cleaned = unicodedata.normalize("NFC", text).strip()
+def _clean_text(text: str | None, *, attachment: bool) -> str | None:
+    """NFC, trimmed, at most 4,000 characters; may be empty (None) only beside a photo or a location."""
+    cleaned = unicodedata.normalize("NFC", text or "").strip()
     if not cleaned:
-        raise InvalidInputError("Nội dung góp ý không được để trống.")
+        if attachment:
+            return None
+        raise InvalidInputError("Nội dung góp ý không được để trống (hãy gõ nội dung, hoặc gửi ảnh hay vị trí).")
     if len(cleaned) > MAX_TEXT:
         count = f"{len(cleaned):,}".replace(",", ".")
         raise InvalidInputError(f"Nội dung góp ý dài tối đa 4.000 ký tự (bạn đã nhập {count}).")
@@ -236,13 +238,13 @@ class _Draft:
     """Validated feedback fields."""
 
     category: Category
-    text: str
+    text: str | None
     ward: str | None
 
 
 def _validate(
     category: str | Category,
-    text: str,
+    text: str | None,
     ward: str | None,
     photo: str | None,
     latitude: float | None,
@@ -250,9 +252,9 @@ def _validate(
 ) -> _Draft:
     """Every input rule, before anything is written."""
     parsed = parse_category(category)
-    cleaned = _clean_text(text)
     _check_location(latitude, longitude)
     _check_photo(photo)
+    cleaned = _clean_text(text, attachment=photo is not None or latitude is not None)
     return _Draft(parsed, cleaned, normalize_ward(ward).ward if ward is not None else None)
 
 
@@ -262,23 +264,25 @@ def submit_feedback(
     session: Session,
     pseudonym: str,
     category: str | Category,
-    text: str,
+    text: str | None,
     idempotency_key: str | None,
     ward: str | None = None,
     photo_file_id: str | None = None,
     latitude: float | None = None,
     longitude: float | None = None,
 ) -> FeedbackView:
-    """Store a feedback (needs FEEDBACK consent and a ward, given or from the profile); replay-safe."""
+    """Store a feedback (needs FEEDBACK consent); replay-safe.
+
+    The ward is the one given, else the resident's saved ward, else unknown (None). The text may be
+    empty (None) when a photo or a location says it all.
+    """
     check_key(idempotency_key)
     draft = _validate(category, text, ward, photo_file_id, latitude, longitude)
     earlier = replayed(session, idempotency_key, "feedback")
     if earlier is not None:
         return _by_id(session, int(earlier["feedback_id"]))
     resident = require_consent(session, pseudonym, Purpose.FEEDBACK)
-    where = draft.ward or resident.ward
-    if not where:
-        raise InvalidInputError("Vui lòng cho biết phường/xã liên quan đến góp ý.")
+    where = draft.ward or resident.ward or None
     now = utcnow()
     year = now.astimezone(LOCAL_TZ).year
     seq = _next_seq(session, year)

@@ -38,11 +38,9 @@ PRESS_SEND = "Bạn hãy bấm «Gửi» hoặc «Hủy» ở trên nhé (hoặc
 WRONG_CONTENT = "Mình chỉ nhận nội dung bằng chữ, một ảnh kèm chú thích, hoặc một vị trí. Gõ /huy để hủy."
 WARD_TOO_LONG = f"Tên phường/xã dài quá (tối đa {MAX_WARD} ký tự). Bạn hãy gõ lại, hoặc bấm «Bỏ qua»."
 TEXT_TOO_LONG = f"Nội dung dài quá (tối đa {MAX_TEXT:,} ký tự). Bạn hãy rút gọn rồi gửi lại.".replace(",", ".")
-WARD_NEEDED = (
-    "Mình cần biết phường/xã để chuyển góp ý đến đúng nơi xử lý, và bạn chưa lưu phường/xã nào. "
-    "Bạn hãy gõ tên phường/xã (ví dụ: Phường Hoàn Kiếm)."
-)
-NEED_TEXT = "Mình đã nhận {what}. Bạn hãy gõ thêm vài dòng mô tả vấn đề để cán bộ hiểu rõ nhé."
+NO_WARD = "Không sao, góp ý sẽ được gửi mà không ghi phường/xã."
+ADD_MORE = "Bạn có thể gửi thêm chữ mô tả, ảnh hoặc vị trí để bổ sung (không bắt buộc), rồi bấm «Gửi»."
+UNKNOWN_WARD = "chưa rõ"
 CANCELLED = "Đã hủy góp ý. Nội dung chưa được gửi."
 DECLINED = "Không sao cả. Khi nào muốn gửi góp ý, bạn gõ /gopy nhé."
 SENT = (
@@ -155,7 +153,7 @@ async def ward_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 
 async def ward_skipped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """No ward typed: use the ward saved in the resident's profile, or explain that one is needed."""
+    """No ward typed: use the ward saved in the resident's profile, else send the feedback without one."""
     from bot.services import residents
     from bot.services.errors import ServiceError
 
@@ -167,40 +165,40 @@ async def ward_skipped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     except ServiceError as exc:
         await reply(update, fmt.esc(exc.message))
         return WARD
-    if profile is None or not profile.ward:
-        await reply(update, WARD_NEEDED)
-        return WARD
     await query.edit_message_reply_markup(reply_markup=None)
-    _draft(context)["ward"] = None
+    draft = _draft(context)
+    draft["ward"] = None
+    if profile is None or not profile.ward:
+        draft["ward_label"] = UNKNOWN_WARD
+        await reply(update, f"{NO_WARD}\n{ASK_CONTENT}")
+        return CONTENT
+    draft["ward_label"] = profile.ward
     await reply(update, f"Mình dùng phường/xã đã lưu: <b>{fmt.esc(profile.ward)}</b>.\n{ASK_CONTENT}")
     return CONTENT
 
 
 async def content_received(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Collect text, photo (with caption) or location; once there is a text, show the summary."""
+    """Collect text, a photo (caption optional) or a location, then show the summary; more may follow."""
     message = update.effective_message
     assert message is not None
     draft = _draft(context)
     text = message.text or message.caption
     if text is not None and len(text) > MAX_TEXT:
         await reply(update, TEXT_TOO_LONG)
-        return CONTENT
+        return CONFIRM if any(draft.get(k) for k in ("text", "photo", "location")) else CONTENT
     if text:
         draft["text"] = text
     if message.photo:
         draft["photo"] = message.photo[-1].file_id
     if message.location:
         draft["location"] = (message.location.latitude, message.location.longitude)
-    if not draft.get("text"):
-        await reply(update, NEED_TEXT.format(what="ảnh" if message.photo else "vị trí"))
-        return CONTENT
     keyboard = InlineKeyboardMarkup(
         [[
             InlineKeyboardButton("Gửi", callback_data=fmt.callback("gs", "send")),
             InlineKeyboardButton("Hủy", callback_data=fmt.callback("gs", "cancel")),
         ]]
     )
-    await reply(update, _summary(draft), reply_markup=keyboard)
+    await reply(update, f"{_summary(draft)}\n\n{ADD_MORE}", reply_markup=keyboard)
     return CONFIRM
 
 
@@ -210,7 +208,7 @@ def _summary(draft: dict[str, Any]) -> str:
     lines = [
         "<b>Xem lại góp ý của bạn</b>",
         f"Lĩnh vực: {fmt.esc(labels.get(draft.get('category', ''), draft.get('category', '')))}",
-        f"Phường/xã: {fmt.esc(draft.get('ward') or 'theo hồ sơ của bạn')}",
+        f"Phường/xã: {fmt.esc(draft.get('ward') or draft.get('ward_label') or UNKNOWN_WARD)}",
     ]
     if draft.get("text"):
         lines.append(f"Nội dung: {fmt.esc(draft['text'])}")
@@ -293,6 +291,7 @@ def conversation() -> ConversationHandler:
     """The persistent /gopy conversation (per user and chat, private chats only)."""
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     other = private & ~filters.COMMAND
+    content = private & ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.LOCATION)
     with warnings.catch_warnings():
         # Buttons are tracked per chat and user, not per message: intended (one draft per resident).
         warnings.simplefilter("ignore", PTBUserWarning)
@@ -314,15 +313,13 @@ def conversation() -> ConversationHandler:
                     MessageHandler(other, _nudge(ASK_WARD)),
                 ],
                 CONTENT: [
-                    MessageHandler(
-                        private & ((filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.LOCATION),
-                        content_received,
-                    ),
+                    MessageHandler(content, content_received),
                     MessageHandler(other, _nudge(WRONG_CONTENT)),
                 ],
                 CONFIRM: [
                     CallbackQueryHandler(send, pattern=r"^gs:send$"),
                     CallbackQueryHandler(cancel, pattern=r"^gs:cancel$"),
+                    MessageHandler(content, content_received),
                     MessageHandler(other, _nudge(PRESS_SEND)),
                 ],
             },

@@ -130,11 +130,34 @@ def test_text_of_exactly_4000_characters_is_accepted(session: Session, make_resi
     assert submit(session, key, 1, text="đ" * 4000).text == "đ" * 4000
 
 
-def test_feedback_needs_a_ward(session: Session, make_resident: MakeResident) -> None:
+def test_ward_is_optional_and_listed_as_unknown(session: Session, make_resident: MakeResident) -> None:
     key = make_resident(1, ward=None)
-    with pytest.raises(InvalidInputError, match="phường/xã"):
-        submit(session, key, 1)
+    unknown = submit(session, key, 1)
+    assert unknown.ward is None
     assert submit(session, key, 2, ward=WARD_B).ward == WARD_B
+    assert [f.ward for f in feedback.list_feedback(session=session)] == [None, WARD_B]
+    assert [f.ticket for f in feedback.list_feedback(session=session, filters=FeedbackFilter(ward=WARD_B))] != [
+        unknown.ticket
+    ]
+
+
+@pytest.mark.parametrize(
+    "attachment",
+    [{"photo_file_id": "AgACAgIAAxkBAAIB"}, {"latitude": 21.0285, "longitude": 105.8542}],
+    ids=["photo", "location"],
+)
+def test_photo_or_location_alone_needs_no_text(
+    session: Session, make_resident: MakeResident, attachment: dict[str, object]
+) -> None:
+    key = make_resident(1)
+    stored = submit(session, key, 1, text=None, **attachment)
+    assert stored.text is None and not stored.erased
+    assert submit(session, key, 2, text="   ", **attachment).text is None
+    with pytest.raises(InvalidInputError, match=r"4\.000"):
+        submit(session, key, 3, text="x" * 4001, **attachment)
+    with pytest.raises(InvalidInputError, match="trống"):
+        submit(session, key, 4, text=None)
+    assert count(session, Feedback) == 2
 
 
 def test_replayed_submission_is_stored_once(session: Session, make_resident: MakeResident) -> None:

@@ -92,7 +92,7 @@ def pseudonym(settings: Settings, user: int) -> str:
 
 
 async def start_gopy(fake: FakeBotApi, user: int) -> None:
-    """/gopy without consent: agree, pick «Giao thông», type a ward; the bot then asks for the content."""
+    """/gopy without consent: agree, pick «Giao thông», type a ward (not «Bỏ qua»); the bot asks for the content."""
     prompt = await say(fake, user, "/gopy")
     assert [data for _, data in buttons(prompt)] == ["cs:fb:1", "cs:fb:0"]
     await press(fake, user, prompt.result, "cs:fb:1")
@@ -101,9 +101,6 @@ async def start_gopy(fake: FakeBotApi, user: int) -> None:
     await press(fake, user, categories.result, "gc:1")
     ward_prompt = await reply_to(fake, user)
     assert "Bỏ qua" in [label for label, _ in buttons(ward_prompt)]
-    skipped = await press(fake, user, ward_prompt.result, "gw:skip")
-    assert skipped.status == 200
-    assert "chưa lưu phường/xã" in visible(await reply_to(fake, user))
     asked = await say(fake, user, "Phường Hoàn Kiếm")
     assert "nội dung" in visible(asked)
 
@@ -117,7 +114,8 @@ async def test_feedback_with_photo_and_location_gets_a_ticket(
     async with running(settings):
         await start_gopy(fake, USER)
         fake.send_location(USER, 21.0285, 105.8542)
-        assert "mô tả" in visible(await reply_to(fake, USER))
+        located = visible(await reply_to(fake, USER))
+        assert "📍" in located and "không bắt buộc" in located  # a location alone is enough; more is optional
         fake.send_photo(USER, caption="Ổ gà lớn <nguy hiểm> & ngập nước trước số 12")
         summary = await reply_to(fake, USER)
         assert "Ổ gà lớn <nguy hiểm>" in visible(summary) and "📷" in visible(summary) and "📍" in visible(summary)
@@ -128,6 +126,29 @@ async def test_feedback_with_photo_and_location_gets_a_ticket(
     assert stored.category.value == "giao_thong" and stored.ward and "Hoàn Kiếm" in stored.ward
     assert stored.text == "Ổ gà lớn <nguy hiểm> & ngập nước trước số 12"
     assert stored.photo_file_id and stored.latitude == pytest.approx(21.0285)
+
+
+async def test_skipped_ward_and_photo_without_caption_are_enough(
+    fake: FakeBotApi, index: Path, tmp_path: Path, database_url: str
+) -> None:
+    from bot.services import feedback
+
+    settings = bot_settings(fake, tmp_path, index, database_url=database_url)
+    async with running(settings):
+        await consent(fake, USER)
+        categories = await say(fake, USER, "/gopy")
+        await press(fake, USER, categories.result, "gc:0")
+        ward_prompt = await reply_to(fake, USER)
+        await press(fake, USER, ward_prompt.result, "gw:skip")
+        assert "không ghi phường/xã" in visible(await reply_to(fake, USER))  # no ward saved: skipping is fine
+        fake.send_photo(USER)
+        summary = await reply_to(fake, USER)
+        assert "📷" in visible(summary) and "Phường/xã: chưa rõ" in visible(summary)
+        await press(fake, USER, summary.result, "gs:send")
+        ticket = visible(await reply_to(fake, USER)).split("Mã phiếu: ")[1].split()[0]
+    stored = service(settings, feedback.get_feedback, ticket=ticket)
+    assert stored.ward is None and stored.text is None and stored.photo_file_id
+    assert stored.category.value == "moi_truong"
 
 
 async def test_cancel_at_any_step_stores_nothing(fake: FakeBotApi, index: Path, tmp_path: Path) -> None:
