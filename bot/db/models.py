@@ -202,3 +202,16 @@ class OutboxNotification(SQLModel, table=True):
     chat_id: int = _bigint(nullable=False)
     text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
     created_at: datetime = _ts()
+
+
+class AnswerRating(SQLModel, table=True):
+    """Anonymous 'helpful' / 'not helpful' counts of answers, per normalised question (no resident)."""
+
+    __tablename__ = "answer_rating"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=500, unique=True)
+    text: str = Field(max_length=1000)
+    helpful: int = 0
+    not_helpful: int = 0
+    first_seen: datetime = _ts()
+    last_seen: datetime = _ts()

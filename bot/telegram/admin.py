@@ -26,8 +26,9 @@ BAD_TYPE = "Mình chỉ nhận tài liệu pdf, docx, txt, md hoặc html."
 TOO_BIG = "Tệp quá lớn (tối đa 20 MB)."
 BAD_NAME = "Tên tệp không hợp lệ. Hãy đổi tên tệp (chữ, số, dấu gạch) rồi gửi lại."
 SAVED = "Đã lưu tài liệu <b>{name}</b> vào kho tài liệu."
-NO_UNANSWERED = "Chưa có câu hỏi nào mà mình không trả lời được."
+NO_UNANSWERED = "Chưa có câu hỏi nào mà mình không trả lời được hoặc bị đánh giá là không có ích."
 UNANSWERED_TITLE = "Câu hỏi chưa trả lời được (hỏi nhiều nhất trước)"
+UNHELPFUL_TITLE = "Câu trả lời bị đánh giá «Không có ích» (nhiều nhất trước)"
 
 
 async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -97,19 +98,26 @@ async def add_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def unanswered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/chuatraloi: the questions the bot abstained on, most asked first."""
+    """/chuatraloi: questions the bot abstained on, then answers residents rated not helpful."""
     from bot.services import questions
     from bot.services.errors import ServiceError
 
     try:
         items = await call(context, questions.top_unanswered, limit=30)
+        unhelpful = await call(context, questions.top_unhelpful, limit=20)
     except ServiceError as exc:
         await reply(update, fmt.esc(exc.message))
         return
-    if not items:
+    if not items and not unhelpful:
         await reply(update, NO_UNANSWERED)
         return
-    await reply(update, fmt.bullet_list(UNANSWERED_TITLE, [f"({item.count}×) {item.text}" for item in items]))
+    sections = []
+    if items:
+        sections.append(fmt.bullet_list(UNANSWERED_TITLE, [f"({item.count}×) {item.text}" for item in items]))
+    if unhelpful:
+        lines = [f"(👎 {r.not_helpful} · 👍 {r.helpful}) {r.text}" for r in unhelpful]
+        sections.append(fmt.bullet_list(UNHELPFUL_TITLE, lines))
+    await reply(update, "\n\n".join(sections))
 
 
 def handlers(admins: filters.BaseFilter) -> list[BaseHandler]:

@@ -89,20 +89,36 @@ async def _log_unanswered(context: ContextTypes.DEFAULT_TYPE, question: str) -> 
 
 
 async def rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Thank the resident for rating an answer; a 'not helpful' question joins the unanswered log.
+    """Thank the resident and count the rating (once per button press) for the question answered.
 
-    Nothing links the rating to the resident: only the question text is counted, like an abstention.
+    Nothing links the rating to the resident: only the question text is counted, anonymously.
     """
     query = update.callback_query
     assert query is not None and query.data is not None
     helpful = query.data.endswith(":1")
-    log.info("answer rated %s", "helpful" if helpful else "not helpful")
     message = query.message
     question = message.reply_to_message if isinstance(message, Message) else None
-    if not helpful and question is not None and question.text:
-        await _log_unanswered(context, _strip_mention(question.text, context.bot.username))
+    if question is not None and question.text:
+        await _record_rating(context, _strip_mention(question.text, context.bot.username), helpful, query.id)
     await query.answer(fmt.HELPFUL_THANKS)
     await query.edit_message_reply_markup(reply_markup=None)
+
+
+async def _record_rating(context: ContextTypes.DEFAULT_TYPE, question: str, helpful: bool, query_id: str) -> None:
+    """Count a rating; a database outage or a blank question only logs a warning."""
+    from bot.services import questions
+    from bot.services.errors import ServiceError
+
+    try:
+        await call(
+            context,
+            questions.record_rating,
+            text=question,
+            helpful=helpful,
+            idempotency_key=f"tg:{context.bot.id}:cbq:{query_id}",
+        )
+    except ServiceError as exc:
+        log.warning("answer rating not recorded: %s", exc.message)
 
 
 def handlers(private_text: filters.BaseFilter) -> list[MessageHandler | CallbackQueryHandler]:

@@ -28,6 +28,7 @@ TABLES = {
     "notification_outbox",
     "audit_log",
     "unanswered_question",
+    "answer_rating",
     "idempotency_record",
     "alembic_version",
 }
@@ -155,6 +156,25 @@ def test_an_older_schema_is_upgraded_keeping_its_data(database_url: str) -> None
         assert current_revision(engine) == head_revision() != "0001"
         with session_scope(engine) as session:
             assert residents.get_resident(session=session, pseudonym="c" * 64) is not None
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_0002_adds_answer_ratings(database_url: str) -> None:
+    from bot.services import questions
+
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine, "0002")
+        assert "answer_rating" not in sa.inspect(engine).get_table_names()
+        with session_scope(engine) as session:
+            questions.record_unanswered(session=session, text="Giá vàng hôm nay?")
+        upgrade(engine)
+        assert current_revision(engine) == head_revision()
+        with session_scope(engine) as session:
+            assert [q.count for q in questions.top_unanswered(session=session)] == [1]
+            rated = questions.record_rating(session=session, text="Giờ làm việc?", helpful=False, idempotency_key="k")
+            assert rated.not_helpful == 1
     finally:
         engine.dispose()
 

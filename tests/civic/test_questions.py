@@ -22,3 +22,23 @@ def test_blank_question_is_refused(session: Session) -> None:
     with pytest.raises(InvalidInputError):
         questions.record_unanswered(session=session, text=" ?! ")
     assert questions.top_unanswered(session=session) == []
+
+
+def test_answer_ratings_are_counted_once_per_button_press(session: Session) -> None:
+    def rate(text: str, helpful: bool, press: str) -> questions.RatingView:
+        return questions.record_rating(session=session, text=text, helpful=helpful, idempotency_key=press)
+
+    assert rate("Giờ làm việc của phường?", False, "q1").not_helpful == 1
+    assert rate("giờ làm việc của PHƯỜNG", True, "q2").helpful == 1
+    assert rate("Giờ làm việc của phường?", False, "q1").not_helpful == 1  # the same press delivered twice
+    rate("Giờ làm việc của phường", False, "q3")
+    rate("Thủ tục cấp sổ đỏ?", False, "q4")
+    rate("Lịch tiêm chủng", True, "q5")
+    top = questions.top_unhelpful(session=session)
+    assert [(r.text, r.helpful, r.not_helpful) for r in top] == [
+        ("Giờ làm việc của phường?", 1, 2),
+        ("Thủ tục cấp sổ đỏ?", 0, 1),
+    ]
+    assert questions.top_unanswered(session=session) == []  # ratings do not count as abstentions
+    with pytest.raises(InvalidInputError):
+        rate(" ?! ", False, "q6")

@@ -232,13 +232,19 @@ async def test_question_quotes_passage_with_bold_sentence_and_source(bot: Bot) -
     assert rated.params.get("text") == fmt.HELPFUL_THANKS
 
 
-async def test_not_helpful_rating_lists_the_question_for_admins(bot: Bot) -> None:
+async def test_ratings_are_counted_and_not_helpful_answers_listed_for_admins(bot: Bot) -> None:
     user = new_user()
     answer = await say(bot.fake, user, "Hà Nội có kế hoạch gì cho vùng Thủ đô?", SLOW)
     rated = await press(bot.fake, user, answer.result, "qa:0")
     assert rated.params.get("text") == fmt.HELPFUL_THANKS
     await bot.fake.wait_for("editMessageReplyMarkup", lambda c: c.chat_id == user, QUICK)
-    assert "Hà Nội có kế hoạch gì cho vùng Thủ đô?" in visible(await say(bot.fake, ADMIN, "/chuatraloi"))
+    other = new_user()
+    again = await say(bot.fake, other, "Hà Nội có kế hoạch gì cho vùng thủ đô", SLOW)
+    await press(bot.fake, other, again.result, "qa:1")
+    await bot.fake.wait_for("editMessageReplyMarkup", lambda c: c.chat_id == other, QUICK)
+    listing = visible(await say(bot.fake, ADMIN, "/chuatraloi"))
+    unhelpful = listing.split("Không có ích")[1]  # counted per question, anonymously, both buttons
+    assert "(👎 1 · 👍 1) Hà Nội có kế hoạch gì cho vùng Thủ đô?" in unhelpful
 
 
 async def test_question_typed_without_diacritics_is_answered(bot: Bot) -> None:
