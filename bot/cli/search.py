@@ -30,11 +30,13 @@ KnowledgeOpt = Annotated[
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Thư mục chỉ mục (mặc định INDEX_DIR).")]
 
 
-def _settings(knowledge: Path | None = None, index: Path | None = None) -> Settings:
+def _settings(
+    knowledge: Path | None = None, index: Path | None = None, index_type: str | None = None
+) -> Settings:
     """Settings from the environment, with command-line overrides."""
     from bot.config import Settings
 
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = {"index_type": index_type} if index_type else {}
     if knowledge is not None:
         overrides["knowledge_dir"] = knowledge
     if index is not None:
@@ -49,12 +51,21 @@ def _fail(message: str, code: int = EXIT_ERROR) -> typer.Exit:
 
 
 @index_app.command("build")
-def build(knowledge: KnowledgeOpt = None, index: IndexOpt = None) -> None:
+def build(
+    knowledge: KnowledgeOpt = None,
+    index: IndexOpt = None,
+    index_type: Annotated[
+        str | None,
+        typer.Option("--index-type", help="flat (chính xác, mặc định) hoặc hnsw (gần đúng, kho lớn)."),
+    ] = None,
+) -> None:
     """Xây dựng (lại) chỉ mục từ thư mục tài liệu; chỉ nhúng lại tài liệu đã thay đổi."""
     from bot.search.errors import SearchError
     from bot.search.index import build_index
 
-    settings = _settings(knowledge, index)
+    if index_type not in (None, "flat", "hnsw"):
+        raise _fail("--index-type phải là 'flat' hoặc 'hnsw'.", EXIT_BAD_INPUT)
+    settings = _settings(knowledge, index, index_type)
     if not settings.knowledge_dir.is_dir():
         raise _fail(f"Không tìm thấy thư mục tài liệu: {settings.knowledge_dir}")
     try:
