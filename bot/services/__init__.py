@@ -20,14 +20,17 @@ residents: Purpose (feedback|polls|notifications), PURPOSE_LABELS; ensure_reside
     list_consents; forget(pseudonym, actor) -> ErasureReport.
 feedback: Category (+ .label, CATEGORY_LABELS, parse_category: code or label), Status (+ .label,
     TRANSITIONS, parse_status); submit_feedback(pseudonym, category, text, idempotency_key, ward=None,
-    photo_file_id=None, latitude=None, longitude=None) -> FeedbackView(ticket GY-YYYY-NNNNNN...);
+    photo_file_id=None, latitude=None, longitude=None) -> FeedbackView(ticket GY-YYYY-NNNNNN...)
+    (ward: given, else the profile's, else None = unknown; text may be None/blank beside a photo or location);
     get_feedback(ticket); feedback_of_resident(pseudonym, ticket); my_feedback(pseudonym);
     list_feedback(filters=FeedbackFilter(date_from, date_to, category, ward, status)); feedback_query(filters)
     (a SELECT to stream); change_status(ticket, status, actor, comment=None, idempotency_key=None) ->
     StatusChangeResult(feedback, notification: Notification(chat_id, text) | None); status_history(ticket).
     With queue=True (the CLI) the notification goes to an outbox instead of being sent by the caller.
 notifications: Notification; take_pending_notifications(limit=50) -> list[Notification]: the bot drains
-    the outbox periodically (removed when taken: at most once); erasure drops a resident's queued ones.
+    the outbox every TELEGRAM_OUTBOX_INTERVAL s (bot.telegram.outbox); requeue_notifications(notifications)
+    puts back those Telegram could not take (network error, flood limit), except for erased residents;
+    erasure drops a resident's queued ones.
 polls: Visibility (after_vote|after_close|officers), PollState; create_poll(actor, question, options,
     wards=(), opens_at=None, closes_at=None, visibility) -> PollView; get_poll; list_polls(state=None);
     polls_for_resident(pseudonym); cast_vote(pseudonym, poll_id, option_id, idempotency_key) -> VoteResult;
@@ -39,7 +42,9 @@ roles: Role (admin|officer), Actor(label, role) with .require(...); cli_actor();
     list_roles.
 audit: AuditAction; record_audit(session, actor, action, target, details) adds to the caller's
     transaction (commit it with your write); list_audit(limit, action).
-questions: record_unanswered(text) -> count; top_unanswered(limit) -> [UnansweredView(text, count, ...)].
+questions: record_unanswered(text) -> count; top_unanswered(limit) -> [UnansweredView(text, count, ...)];
+    record_rating(text, helpful, idempotency_key) -> RatingView(text, helpful, not_helpful, last_seen)
+    (anonymous, per normalised question); top_unhelpful(limit) -> [RatingView] (not_helpful > 0).
 wards: normalize_ward(text) -> WardResult (current Hà Nội units; old 3-level addresses converted with
     underthesea.convert_address; unknown kept as typed with verified=False).
 

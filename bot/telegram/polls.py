@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -48,7 +51,24 @@ VISIBILITY = {
 }
 CREATED = "✅ Đã tạo khảo sát số <b>{id}</b>: {question}\nCư dân xem bằng /khaosat; đóng bằng /dongkhaosat {id}."
 CREATE_CANCELLED = "Đã hủy tạo khảo sát."
-QUESTION, OPTIONS, SHOW = range(3)
+ASK_WARDS = (
+    "Khảo sát dành cho phường/xã nào? Gõ tên các phường/xã, cách nhau bằng dấu phẩy "
+    "(ví dụ: Phường Hoàn Kiếm, Phường Ba Đình), hoặc bấm «Bỏ qua» để mọi người đều bỏ phiếu được."
+)
+BAD_WARDS = "Danh sách phường/xã chưa hợp lệ: tối đa {max} phường/xã, mỗi tên tối đa 120 ký tự. Bạn hãy gõ lại, hoặc bấm «Bỏ qua»."
+ASK_CLOSES = (
+    "Khi nào khảo sát tự đóng? Gõ ngày giờ theo dạng dd/mm/yyyy hh:mm (giờ Hà Nội, ví dụ 31/12/2026 17:00), "
+    "hoặc số ngày kể từ bây giờ (ví dụ 7), hoặc bấm «Bỏ qua» để đóng bằng tay với /dongkhaosat."
+)
+BAD_CLOSES = (
+    "Mình chưa hiểu thời điểm đóng. Hãy gõ dd/mm/yyyy hh:mm (ví dụ 31/12/2026 17:00), "
+    "hoặc số ngày từ 1 đến {max} (ví dụ 7), hoặc bấm «Bỏ qua»."
+)
+PAST_CLOSES = "Thời điểm đóng phải ở tương lai. Bạn hãy gõ lại, hoặc bấm «Bỏ qua»."
+SKIP = "Bỏ qua"
+MAX_WARDS, MAX_WARD, MAX_DAYS = 50, 120, 365
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+QUESTION, OPTIONS, SHOW, WARDS, CLOSES = range(5)
 DRAFT = "taokhaosat"
 
 
@@ -257,6 +277,99 @@ async def create_options(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await reply(update, BAD_OPTIONS)
         return OPTIONS
     _draft(context)["options"] = options
+    await reply(update, ASK_WARDS, reply_markup=_skip_keyboard("tw"))
+    return WARDS
+
+
+def _skip_keyboard(prefix: str) -> InlineKeyboardMarkup:
+    """A single «Bỏ qua» button."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(SKIP, callback_data=fmt.callback(prefix, "skip"))]])
+
+
+def _is_skip(text: str) -> bool:
+    """The admin typed «Bỏ qua» instead of pressing the button."""
+    return " ".join(text.lower().split()) in {"bỏ qua", "bo qua"}
+
+
+def parse_wards(text: str) -> list[str] | None:
+    """Ward names separated by commas, semicolons or lines; None when empty, too many or too long."""
+    wards = list(dict.fromkeys(" ".join(part.split()) for part in re.split(r"[,;\n]", text) if part.strip()))
+    if not wards or len(wards) > MAX_WARDS or any(len(ward) > MAX_WARD for ward in wards):
+        return None
+    return wards
+
+
+def parse_closes(text: str, now: datetime) -> datetime | None:
+    """'dd/mm/yyyy hh:mm' (or 'dd/mm/yyyy': end of that day), Hà Nội time, or a number of days from now."""
+    cleaned = " ".join(text.split())
+    if cleaned.isdigit():
+        days = int(cleaned)
+        return now + timedelta(days=days) if 1 <= days <= MAX_DAYS else None
+    for pattern in ("%d/%m/%Y %H:%M", "%d/%m/%Y %Hh%M", "%d/%m/%Y"):
+        try:
+            moment = datetime.strptime(cleaned, pattern)
+        except ValueError:
+            continue
+        if pattern == "%d/%m/%Y":
+            moment = moment.replace(hour=23, minute=59)
+        return moment.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
+    return None
+
+
+async def create_wards(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Remember the wards typed (or «Bỏ qua» typed) and ask when the poll closes."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    if not _is_skip(message.text):
+        wards = parse_wards(message.text)
+        if wards is None:
+            await reply(update, BAD_WARDS.format(max=MAX_WARDS), reply_markup=_skip_keyboard("tw"))
+            return WARDS
+        _draft(context)["wards"] = wards
+    await reply(update, ASK_CLOSES, reply_markup=_skip_keyboard("tc"))
+    return CLOSES
+
+
+async def skip_wards(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """«Bỏ qua»: the poll is open to everyone."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await query.edit_message_reply_markup(reply_markup=None)
+    _draft(context).pop("wards", None)
+    await reply(update, ASK_CLOSES, reply_markup=_skip_keyboard("tc"))
+    return CLOSES
+
+
+async def create_closes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """Remember the closing time (or «Bỏ qua» typed) and ask who sees results."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    if not _is_skip(message.text):
+        now = datetime.now(UTC)
+        closes = parse_closes(message.text, now)
+        if closes is None:
+            await reply(update, BAD_CLOSES.format(max=MAX_DAYS), reply_markup=_skip_keyboard("tc"))
+            return CLOSES
+        if closes <= now:
+            await reply(update, PAST_CLOSES, reply_markup=_skip_keyboard("tc"))
+            return CLOSES
+        _draft(context)["closes"] = closes.isoformat()
+    return await _ask_visibility(update)
+
+
+async def skip_closes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """«Bỏ qua»: the poll stays open until /dongkhaosat."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await query.edit_message_reply_markup(reply_markup=None)
+    _draft(context).pop("closes", None)
+    return await _ask_visibility(update)
+
+
+async def _ask_visibility(update: Update) -> int:
+    """Offer the three visibility buttons."""
     rows = [[InlineKeyboardButton(label, callback_data=fmt.callback("tv", code))] for code, label in VISIBILITY.items()]
     await reply(update, ASK_VISIBILITY, reply_markup=InlineKeyboardMarkup(rows))
     return SHOW
@@ -278,6 +391,8 @@ async def create_finish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
             polls.create_poll,
             question=draft.get("question", ""),
             options=draft.get("options", []),
+            wards=draft.get("wards", ()),
+            closes_at=datetime.fromisoformat(draft["closes"]) if draft.get("closes") else None,
             visibility=query.data.split(":")[1],
         )
     except DatabaseUnavailableError as exc:
@@ -289,8 +404,17 @@ async def create_finish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
         return ConversationHandler.END
     await query.edit_message_reply_markup(reply_markup=None)
     context.user_data.pop(DRAFT, None)
-    await reply(update, CREATED.format(id=poll.id, question=fmt.esc(poll.question)))
+    await reply(update, CREATED.format(id=poll.id, question=fmt.esc(poll.question)) + "\n" + _scope_line(poll))
     return ConversationHandler.END
+
+
+def _scope_line(poll: Any) -> str:
+    """Who may vote and when the poll closes, for the admin's confirmation."""
+    scope = ", ".join(poll.wards) if poll.wards else "mọi phường/xã"
+    closes = (
+        f"tự đóng lúc {poll.closes_at.astimezone(LOCAL_TZ):%d/%m/%Y %H:%M}" if poll.closes_at else "đóng bằng tay"
+    )
+    return f"Phạm vi: {fmt.esc(scope)}; {closes}."
 
 
 async def create_cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -311,6 +435,14 @@ def create_conversation(admins: filters.BaseFilter) -> ConversationHandler:
             states={
                 QUESTION: [MessageHandler(text, create_question)],
                 OPTIONS: [MessageHandler(text, create_options)],
+                WARDS: [
+                    MessageHandler(text, create_wards),
+                    CallbackQueryHandler(skip_wards, pattern=r"^tw:skip$"),
+                ],
+                CLOSES: [
+                    MessageHandler(text, create_closes),
+                    CallbackQueryHandler(skip_closes, pattern=r"^tc:skip$"),
+                ],
                 SHOW: [CallbackQueryHandler(create_finish, pattern=r"^tv:(after_vote|after_close|officers)$")],
             },
             fallbacks=[CommandHandler("huy", create_cancel)],

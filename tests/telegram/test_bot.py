@@ -411,9 +411,13 @@ async def test_admin_creates_poll_residents_vote_change_withdraw_and_admin_close
     fake, user = bot.fake, new_user()
     await say(fake, ADMIN, "/taokhaosat")
     await say(fake, ADMIN, "Bạn có đồng ý sáp nhập phường A và phường B?")
-    show = await say(fake, ADMIN, "Đồng ý\nKhông đồng ý\nÝ kiến khác")
+    scope = await say(fake, ADMIN, "Đồng ý\nKhông đồng ý\nÝ kiến khác")
+    await press(fake, ADMIN, scope.result, "tw:skip")  # open to every ward
+    assert "dd/mm/yyyy" in visible(await reply_to(fake, ADMIN))
+    show = await say(fake, ADMIN, "Bỏ qua")  # typed instead of pressed: closed by hand
     await press(fake, ADMIN, show.result, "tv:after_vote")
     created = visible(await reply_to(fake, ADMIN))
+    assert "Phạm vi: mọi phường/xã; đóng bằng tay." in created
     poll_id = int(created.split("khảo sát số ")[1].split(":")[0])
 
     card = await say(fake, user, "/khaosat")

@@ -191,6 +191,48 @@ async def test_votes_change_and_withdraw(fake: FakeBotApi, index: Path, tmp_path
     assert results.total == 0
 
 
+async def test_admin_poll_with_ward_scope_and_closing_time(
+    fake: FakeBotApi, index: Path, tmp_path: Path, database_url: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.services import polls
+
+    admin = 7001
+    settings = bot_settings(fake, tmp_path, index, database_url=database_url, telegram_flood_limit=40)
+    async with running(settings):
+        await say(fake, admin, "/taokhaosat")
+        await say(fake, admin, "Có nên cấm xe máy phố cổ vào cuối tuần?")
+        assert "dấu phẩy" in visible(await say(fake, admin, "Có\nKhông"))
+        assert "chưa hợp lệ" in visible(await say(fake, admin, "Phường " + "x" * 130))
+        assert "dd/mm/yyyy" in visible(await say(fake, admin, "Phường Hoàn Kiếm, Phường Ba Đình ,"))
+        assert "chưa hiểu" in visible(await say(fake, admin, "31/02/2026 10:00"))
+        assert "chưa hiểu" in visible(await say(fake, admin, "0"))
+        assert "tương lai" in visible(await say(fake, admin, "01/01/2020 08:00"))
+        show = await say(fake, admin, "7")
+        await press(fake, admin, show.result, "tv:after_close")
+        created = visible(await reply_to(fake, admin))
+        assert "Phạm vi: Phường Ba Đình, Phường Hoàn Kiếm; tự đóng lúc" in created
+        poll_id = int(created.split("khảo sát số ")[1].split(":")[0])
+        assert "03/03/2099 17:30" in visible(await _create_closing(fake, admin, "03/03/2099 17:30"))
+    poll = service(settings, polls.get_poll, poll_id=poll_id)
+    assert set(poll.wards) == {"Phường Hoàn Kiếm", "Phường Ba Đình"}
+    assert poll.closes_at is not None
+    assert abs(poll.closes_at - (datetime.now(UTC) + timedelta(days=7))) < timedelta(minutes=5)
+
+
+async def _create_closing(fake: FakeBotApi, admin: int, closes: str) -> Any:
+    """/taokhaosat for every ward with a typed closing time; return the confirmation."""
+    await say(fake, admin, "/taokhaosat")
+    await say(fake, admin, "Giờ mở cửa thư viện có phù hợp?")
+    scope = await say(fake, admin, "Có\nKhông")
+    await press(fake, admin, scope.result, "tw:skip")
+    await reply_to(fake, admin)
+    show = await say(fake, admin, closes)
+    await press(fake, admin, show.result, "tv:after_vote")
+    return await reply_to(fake, admin)
+
+
 async def test_gopy_survives_a_restart(fake: FakeBotApi, index: Path, tmp_path: Path) -> None:
     settings = bot_settings(fake, tmp_path, index)
     async with running(settings):
