@@ -470,7 +470,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     encoder = max(before, after, key=lambda r: r.per_second)  # the better one: the stricter goal
     encoder.name += " (better of before/after)"
     results = [encoder, echo, *bot_runs]
-    cpu = f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    cpu = f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, load average {load}"
     print(f"## Telegram load ({args.residents} residents, {args.questions} questions each; {cpu})\n")
     print(table(results))
     print()
