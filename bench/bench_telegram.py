@@ -1,6 +1,6 @@
 """Telegram load benchmark: simulated residents asking and voting through the fake Bot API.
 
-    python bench/bench_telegram.py [--residents 50] [--questions 4] [--think 2.0] [--out FILE]
+    python bench/bench_telegram.py [--residents 50] [--questions 4] [--think 10] [--out FILE]
 
 Everything goes through the fake Bot API server of the tests (tests/telegram/fake_bot_api.py) on
 127.0.0.1, in this process; the bots run as separate processes, as deployed:
@@ -8,7 +8,8 @@ Everything goes through the fake Bot API server of the tests (tests/telegram/fak
 2. a bare PTB echo bot (same concurrency setting as the real bot): the transport's ceiling;
 3. the real bot (`python -m bot.cli run`, fresh SQLite database, index built on first start):
    a. saturation: every resident asks its questions back to back (replies/s, latency);
-   b. paced: residents wait an exponential think time (mean --think s) between questions;
+   b. paced: residents read the answer and type the next question: an exponential think time
+      (mean --think, default 10 s) before each question;
    c. polls: each resident gives consent (/start, "Đồng ý"), opens /khaosat and votes.
 Latency is from the moment an update is queued at the fake server to the bot's first reply for
 that chat (sendMessage, or answerCallbackQuery for a vote). A question without a reply within
@@ -429,7 +430,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--residents", type=int, default=50, help="simulated residents (default 50)")
     parser.add_argument("--questions", type=int, default=4, help="questions per resident per run (default 4)")
-    parser.add_argument("--think", type=float, default=2.0, help="mean think time in the paced run, s")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=10.0,
+        help="mean think time between a resident's questions (paced run), s",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="a reply later than this is lost, s")
     parser.add_argument(
         "--ready-timeout", type=float, default=300.0, help="bot start-up limit (index build), s"
