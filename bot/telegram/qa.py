@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ParseMode
@@ -11,7 +14,11 @@ from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, fil
 from bot.telegram import format as fmt
 from bot.telegram.deps import call, deps
 
+if TYPE_CHECKING:
+    from bot.search.models import Answer
+
 log = logging.getLogger(__name__)
+TYPING_AFTER_SECONDS = 1.0  # most answers take ~40 ms: a "typing…" action would only cost rate-limit budget
 
 
 class MentionsBot(filters.MessageFilter):
@@ -55,8 +62,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     text = _strip_mention(message.text, context.bot.username)
     try:
         question = validate_question(text)
-        await message.reply_chat_action(ChatAction.TYPING)
-        answer = await deps(context).search.ask(question)
+        answer = await _ask_showing_typing(message, deps(context).search.ask(question))
     except SearchError as exc:
         await message.reply_text(fmt.esc(exc.message), parse_mode=ParseMode.HTML)
         return
@@ -75,6 +81,15 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
             reply_markup=_helpful_keyboard() if last else None,
         )
+
+
+async def _ask_showing_typing(message: Message, asking: Awaitable[Answer]) -> Answer:
+    """Await the answer; show "typing…" only if it is slow to come (each action counts against Telegram's limits)."""
+    task = asyncio.ensure_future(asking)
+    done, _ = await asyncio.wait({task}, timeout=TYPING_AFTER_SECONDS)
+    if not done:
+        await message.reply_chat_action(ChatAction.TYPING)
+    return await task
 
 
 async def _log_unanswered(context: ContextTypes.DEFAULT_TYPE, question: str) -> None:

@@ -7,6 +7,7 @@ module; each test uses its own Telegram user ids, so state never leaks between t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import itertools
 import shutil
@@ -230,6 +231,35 @@ async def test_question_quotes_passage_with_bold_sentence_and_source(bot: Bot) -
     assert [data for _, data in buttons(answer)] == ["qa:1", "qa:0"]
     rated = await press(bot.fake, user, answer.result, "qa:1")
     assert rated.params.get("text") == fmt.HELPFUL_THANKS
+
+
+class SlowSearch:
+    """The real search service, answering `delay` seconds late (a machine under load)."""
+
+    def __init__(self, inner: Any, delay: float) -> None:
+        self.inner, self.delay = inner, delay
+
+    async def ask(self, question: str, top_k: int | None = None) -> Any:
+        await asyncio.sleep(self.delay)
+        return await self.inner.ask(question, top_k)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_typing_is_shown_only_when_an_answer_is_slow(bot: Bot) -> None:
+    fast_user, slow_user = new_user(), new_user()
+    await say(bot.fake, fast_user, "Hà Nội có bao nhiêu nhiệm vụ trọng tâm?", SLOW)
+    assert not [c for c in bot.fake.calls("sendChatAction") if c.chat_id == fast_user]
+    deps = bot.app.bot_data["deps"]
+    bot.app.bot_data["deps"] = dataclasses.replace(deps, search=SlowSearch(deps.search, 1.5))
+    try:
+        answer = await say(bot.fake, slow_user, "Hà Nội có bao nhiêu khâu đột phá?", SLOW)
+    finally:
+        bot.app.bot_data["deps"] = deps
+    assert "Nguồn:" in visible(answer)
+    actions = [c for c in bot.fake.calls("sendChatAction") if c.chat_id == slow_user]
+    assert [c.params.get("action") for c in actions] == ["typing"]
 
 
 async def test_ratings_are_counted_and_not_helpful_answers_listed_for_admins(bot: Bot) -> None:
