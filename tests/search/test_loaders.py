@@ -110,7 +110,7 @@ def test_chunks_are_exact_bounded_and_cover_the_document(size: int, overlap: int
     for document in documents:
         chunks = chunk_document(document, size, overlap)
         assert [c.position for c in chunks] == list(range(len(chunks)))
-        covered = set()
+        covered: set[int] = set()
         cursor = 0
         for chunk in chunks:
             start = document.text.find(chunk.text, max(0, cursor - size))

@@ -84,7 +84,7 @@ def bot_settings(fake: FakeBotApi, root: Path, index: Path, **overrides: Any) ->
     return Settings(**values)
 
 
-async def start_app(app: Application) -> None:  # type: ignore[type-arg]
+async def start_app(app: Application) -> None:
     """What run_polling does before idling: initialize, post_init, poll, start."""
     await app.initialize()
     if app.post_init is not None:
@@ -94,7 +94,7 @@ async def start_app(app: Application) -> None:  # type: ignore[type-arg]
     await app.start()
 
 
-async def stop_app(app: Application) -> None:  # type: ignore[type-arg]
+async def stop_app(app: Application) -> None:
     """What run_polling does on SIGTERM: stop polling, stop, shut down."""
     assert app.updater is not None
     if app.updater.running:
@@ -167,7 +167,7 @@ async def submit_feedback(fake: FakeBotApi, user: int, text: str, ward: str = "P
 class Bot:
     """The running bot of this module."""
 
-    app: Application  # type: ignore[type-arg]
+    app: Application
     fake: FakeBotApi
     settings: Settings
 
@@ -453,7 +453,7 @@ async def test_admin_creates_poll_residents_vote_change_withdraw_and_admin_close
     card = await say(fake, user, "/khaosat")
     while f"số {poll_id}" not in visible(card):
         card = await reply_to(fake, user)
-    options = [data for _, data in buttons(card)]
+    options = [data or "" for _, data in buttons(card)]
     assert options[0] == f"pv:{poll_id}:{options[0].split(':')[2]}" and all(len(d.encode()) <= 64 for d in options)
 
     needs_consent = await press(fake, user, card.result, options[0])

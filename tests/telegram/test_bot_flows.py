@@ -55,7 +55,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @asynccontextmanager
-async def running(settings: Settings, *, answers: bool = False) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+async def running(settings: Settings, *, answers: bool = False) -> AsyncIterator[Application]:
     """A started Application on its own engine; the retriever is started only when `answers`."""
     from bot.search.service import SearchService
 
@@ -175,7 +175,7 @@ async def test_votes_change_and_withdraw(fake: FakeBotApi, index: Path, tmp_path
         await consent(fake, USER)
         card = await say(fake, USER, "/khaosat")
         assert "Kết quả sẽ được công bố khi khảo sát kết thúc" in visible(card)
-        yes, no = (data for _, data in buttons(card))
+        yes, no = (data or "" for _, data in buttons(card))
         assert "Đã ghi nhận lựa chọn: Có" in (await press(fake, USER, card.result, yes)).params["text"]
         edit = await fake.wait_for("editMessageText", lambda c: c.chat_id == USER and c.status == 200, QUICK)
         assert "phiếu)" not in visible(edit)  # results stay hidden until the poll closes
