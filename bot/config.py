@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=700, ge=100, description="target passage size in characters")
     chunk_overlap: int = Field(default=1, ge=0, description="sentences shared by consecutive passages")
     top_k: int = Field(default=5, ge=1, le=50)
+    home_place: str = Field(default="Hà Nội", description="city served; other cities rank lower")
     index_type: Literal["flat", "hnsw"] = Field(
         default="flat", description="faiss index: exact inner product (flat) or approximate (hnsw)"
     )

@@ -64,3 +64,11 @@ def names_in(question: str, lexicon: frozenset[tuple[str, ...]], *, plain: bool)
             else:
                 i += 1
     return found
+
+
+def dominant_place(text: str) -> tuple[str, ...] | None:
+    """The city of CITIES the text mentions most (diacritics stripped), or None if it names none."""
+    padded = " " + " ".join(plain_syllables(text)) + " "
+    counts = {city: padded.count(f" {city} ") for city in CITIES}
+    best = max(counts, key=lambda city: counts[city])
+    return tuple(best.split()) if counts[best] else None

@@ -2,6 +2,8 @@
 
 For each signal a passage scores 0.3 × itself + 0.7 × its best clause; signals are z-scored over
 the candidate passages and added. Unaccented queries are first restored from corpus bigrams.
+Colloquial wording adds its formal equivalent (synonyms.txt) to the BM25 queries. A question naming
+no other city ranks passages of documents about another city (not settings.home_place) lower.
 Abstention uses a few documented thresholds over evidence features (see `abstain`).
 """
 
@@ -17,15 +19,18 @@ from bot.search.encoders import Encoder, encoder_name, make_encoder
 from bot.search.errors import IndexIncompatibleError
 from bot.search.lexical import LexicalIndex, plain_tokens, word_tokens
 from bot.search.models import Answer, Passage
-from bot.search.names import capitalised_runs, name_lexicon, names_in
+from bot.search.names import CITIES, capitalised_runs, dominant_place, name_lexicon, names_in
 from bot.search.restore import Restorer
 from bot.search.store import StoredIndex, load_index, read_manifest
+from bot.search.synonyms import expansions, load_rules
 from bot.text import plain_syllables, validate_question
 
+CITY_NAMES = frozenset(tuple(c.split()) for c in CITIES)
 PASSAGE_WEIGHT = 0.3
 CLAUSE_WEIGHT = 0.7
 MAX_CANDIDATES = 200
 NAME_PENALTY = 1.5
+AWAY_PENALTY = 0.5  # passage of a document about another city, for a question naming no place
 SIGNAL_WEIGHTS = (1.0, 1.0, 1.0)  # e5 cosine, stripped-syllable BM25, word BM25
 STOP_SYLLABLES = frozenset(
     [
@@ -125,11 +130,15 @@ class Retriever:
         self._plain_sets = [set(plain_syllables(c.text)) for c in stored.chunks]
         self._restorer = Restorer(c.text for c in stored.chunks)
         self._corpus_plain = " " + " ".join(plain_syllables(" ".join(c.text for c in stored.chunks))) + " "
+        self._synonyms = load_rules()
         self._names = name_lexicon(c.text for c in stored.chunks)
         doc_text: dict[str, list[str]] = {}
         for chunk in stored.chunks:
             doc_text.setdefault(chunk.source, []).append(chunk.text)
         self._doc_plain = {s: " " + " ".join(plain_syllables(" ".join(t))) + " " for s, t in doc_text.items()}
+        self._home = tuple(plain_syllables(settings.home_place))
+        away = {s for s, t in doc_text.items() if dominant_place(" ".join(t)) not in (None, self._home)}
+        self._away = np.array([c.source in away for c in stored.chunks], dtype=bool)
 
     @classmethod
     def load(cls, settings: Settings, encoder: Encoder | None = None) -> Retriever:
@@ -184,7 +193,10 @@ class Retriever:
         """Fused ranking: (passage order, fused scores in that order, best clause of the top, evidence)."""
         restored = self._restorer.restore(question)
         qvec = self.encoder.encode_queries([restored])[0]
+        extra = " . ".join(expansions(question, self._synonyms))
         ptoks, wtoks = plain_tokens(question), word_tokens(restored)
+        if extra:
+            ptoks, wtoks = ptoks + plain_tokens(extra), wtoks + word_tokens(extra)
         plain_p = self._plain_p.scores(ptoks) / self._plain_p.attainable(ptoks)
         words_p = self._words_p.scores(wtoks) / self._words_p.attainable(wtoks)
         plain_c = self._plain_c.scores(ptoks) / self._plain_c.attainable(ptoks)
@@ -206,6 +218,8 @@ class Retriever:
         names = names_in(question, self._names, plain=self._restorer.needs_restoration(question))
         lacks = np.array([self._lacks(int(p), names) for p in cand], dtype=bool)
         fused -= NAME_PENALTY * lacks
+        if not any(n in CITY_NAMES and n != self._home for n in names):
+            fused -= AWAY_PENALTY * self._away[cand]
         order_local = np.argsort(-fused, kind="stable")
         top = int(cand[order_local[0]])
         clause_z = _z(cl_signals[0]) + _z(cl_signals[1]) + _z(cl_signals[2])
