@@ -228,6 +228,7 @@ class Retriever:
         evidence = self._evidence(
             bool(lacks[order_local[0]]),
             question,
+            extra,
             top,
             float(best_raw[0][order_local[0]]),
             float(best_raw[1][order_local[0]]),
@@ -244,9 +245,13 @@ class Retriever:
         text = self._doc_plain[self.chunks[passage].source]
         return any(f" {' '.join(n)} " not in text for n in names)
 
-    def _evidence(self, name_missing: bool, question: str, top: int, cosine: float, bm25: float) -> Evidence:
-        """Abstention features for the top passage."""
-        content = [s for s in plain_syllables(question) if s not in STOP_SYLLABLES and not s.isdigit()]
+    def _evidence(
+        self, name_missing: bool, question: str, extra: str, top: int, cosine: float, bm25: float
+    ) -> Evidence:
+        """Abstention features for the top passage (extra: formal wording of the question's colloquialisms)."""
+        content = [
+            s for s in plain_syllables(f"{question} {extra}") if s not in STOP_SYLLABLES and not s.isdigit()
+        ]
         weights = [self._plain_p.idf(s) for s in content]
         total = sum(weights) or 1.0
         found = self._plain_sets[top]
