@@ -13,12 +13,10 @@ from typing import Any
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.db.engine import make_engine, session_scope, upgrade
 from bot.db.models import AuditLog, Feedback, Poll, PollOption, Resident, Vote
 from bot.services.errors import InvalidInputError, PermissionDeniedError
 from bot.services.exports import (
@@ -49,21 +47,6 @@ ICT = timedelta(hours=7)
 def at_local(day: date, hour: int, minute: int = 0) -> datetime:
     """An aware UTC datetime for a Hà Nội local wall-clock time."""
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC) - ICT
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """A migrated database."""
-    eng = make_engine(database_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def session(engine: Engine) -> Iterator[Session]:
-    with session_scope(engine) as s:
-        yield s
 
 
 def add_resident(session: Session, n: int = 0, *, ward: str = "Phường Hoàn Kiếm") -> Resident:
