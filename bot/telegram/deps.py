@@ -155,3 +155,10 @@ async def call(context: ContextTypes.DEFAULT_TYPE, fn: Callable[..., T], /, **kw
     if sessions is None:
         raise DatabaseUnavailableError()
     return await asyncio.to_thread(functools.partial(_in_session, sessions, fn, kwargs))
+
+
+def user_draft(context: ContextTypes.DEFAULT_TYPE, key: str) -> dict[str, Any]:
+    """This user's draft of a multi-step flow, in user_data (persisted, so it survives a restart)."""
+    assert context.user_data is not None
+    draft: dict[str, Any] = context.user_data.setdefault(key, {})
+    return draft

@@ -18,7 +18,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.telegram import format as fmt
 from bot.telegram.common import Callback, consent_keyboard, grant_consent, reply
-from bot.telegram.deps import call, idempotency_key, pseudonym
+from bot.telegram.deps import call, idempotency_key, pseudonym, user_draft
 
 COMMANDS = ["gopy"]
 CONSENT, CATEGORY, WARD, CONTENT, CONFIRM = range(5)
@@ -67,9 +67,7 @@ def _category_keyboard() -> InlineKeyboardMarkup:
 
 def _draft(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
     """This resident's feedback draft (kept in user_data so it survives a restart)."""
-    assert context.user_data is not None
-    draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})
-    return draft
+    return user_draft(context, DRAFT)
 
 
 async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:

@@ -25,7 +25,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.telegram import format as fmt
 from bot.telegram.common import consent_keyboard, reply
-from bot.telegram.deps import call, call_as, deps, idempotency_key, pseudonym
+from bot.telegram.deps import call, call_as, deps, idempotency_key, pseudonym, user_draft
 
 COMMANDS = ["khaosat"]
 ADMIN_COMMANDS = ["taokhaosat", "dongkhaosat"]
@@ -243,9 +243,7 @@ async def close(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _draft(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
     """The admin's poll draft (user_data, persistent)."""
-    assert context.user_data is not None
-    draft: dict[str, Any] = context.user_data.setdefault(DRAFT, {})
-    return draft
+    return user_draft(context, DRAFT)
 
 
 async def create_begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
