@@ -253,13 +253,14 @@ def feedback_status(
 
     with _session() as (session, _):
         result = feedback.change_status(
-            session=session, ticket=ticket, status=status, actor=cli_actor(), comment=comment, queue=True
+            session=session, ticket=ticket, status=status, actor=cli_actor(), comment=comment
         )
     typer.echo(f"Góp ý {result.feedback.ticket}: {result.feedback.status.label}.")
-    if result.notification is None:
-        typer.echo("Không có người nhận thông báo (người gửi đã xóa dữ liệu hoặc không có chat).")
+    if result.notified:
+        news = feedback.notification_text(result.feedback.ticket, result.feedback.status, comment)
+        typer.echo("Đã xếp hàng thông báo; bot sẽ gửi cho người dân:\n" + news)
     else:
-        typer.echo("Đã xếp hàng thông báo; bot sẽ gửi cho người dân:\n" + result.notification.text)
+        typer.echo("Người gửi không nhận thông báo (chưa đồng ý nhận thông báo hoặc đã xóa dữ liệu).")
 
 
 def _role_of_flags(admin: bool, officer: bool) -> str:

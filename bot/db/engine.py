@@ -38,13 +38,14 @@ def _normalise_url(url: str) -> str:
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    """WAL, foreign keys and a busy timeout; transactions begun explicitly (see _sqlite_on_begin)."""
+    """WAL, foreign keys, a busy timeout, secure delete; transactions begun explicitly (_sqlite_on_begin)."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA secure_delete = ON")  # erased text is overwritten, not left in free pages
     cursor.close()
 
 

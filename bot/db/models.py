@@ -44,11 +44,13 @@ def _bigint(nullable: bool = True, **kwargs: Any) -> Any:
 
 
 class Resident(SQLModel, table=True):
-    """A resident, known only by a pseudonym (HMAC of the Telegram user id)."""
+    """A resident, known only by a pseudonym (HMAC of the Telegram user id); no Telegram id is stored.
+
+    Where notifications reach them is kept apart, encrypted, in NotificationAddress.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     pseudonym: str = Field(max_length=64, unique=True)
-    chat_id: int | None = _bigint()
     language: str | None = Field(default="vi", max_length=8)
     ward: str | None = Field(default=None, max_length=120)
     ward_input: str | None = Field(default=None, max_length=200)
@@ -194,13 +196,20 @@ class IdempotencyRecord(SQLModel, table=True):
 
 
 class OutboxNotification(SQLModel, table=True):
-    """A notification waiting for the bot to send it (status changes made outside the bot, e.g. CLI)."""
+    """A notification waiting to be sent; deleted only after Telegram accepted it (at least once).
+
+    A sender leases rows (`claimed_until`) before sending, so a sender that dies between taking and
+    sending loses nothing: the lease expires and another sender takes the row. `dedupe_key` (the
+    write's idempotency key) makes a replayed status change queue nothing new.
+    """
 
     __tablename__ = "notification_outbox"
     id: int | None = Field(default=None, primary_key=True)
     resident_id: int = Field(foreign_key="resident.id", index=True)
-    chat_id: int = _bigint(nullable=False)
     text: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    attempts: int = 0
+    claimed_until: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
 
 
@@ -215,3 +224,41 @@ class AnswerRating(SQLModel, table=True):
     not_helpful: int = 0
     first_seen: datetime = _ts()
     last_seen: datetime = _ts()
+
+
+class NotificationAddress(SQLModel, table=True):
+    """Where a resident who consented to notifications is reached: their chat id, encrypted.
+
+    The key is derived from the pseudonym secret and never stored in the database, so the database
+    alone cannot link a pseudonym to a Telegram account. Deleted on withdrawal and erasure.
+    """
+
+    __tablename__ = "notification_address"
+    resident_id: int = Field(foreign_key="resident.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    sealed: str = Field(max_length=400)
+    updated_at: datetime = _ts()
+
+
+class ConversationState(SQLModel, table=True):
+    """The step a resident is at in a multi-step flow (/gopy, /taokhaosat), shared by every process.
+
+    `key` is an HMAC of the chat and user ids, `owner` the user's pseudonym (for erasure), `address`
+    the encrypted chat id (to say the flow ended after inactivity). Rows older than the timeout are ended.
+    """
+
+    __tablename__ = "conversation_state"
+    name: str = Field(primary_key=True, max_length=40)
+    key: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(max_length=64, index=True)
+    state: Any = Field(sa_column=sa.Column(sa.JSON(), nullable=False))
+    address: str | None = Field(default=None, max_length=400)
+    updated_at: datetime = _ts(index=True)
+
+
+class UserDraft(SQLModel, table=True):
+    """A user's drafts of multi-step flows (PTB user_data), keyed by their pseudonym."""
+
+    __tablename__ = "user_draft"
+    owner: str = Field(primary_key=True, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
+    updated_at: datetime = _ts()

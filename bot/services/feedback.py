@@ -16,7 +16,7 @@ from bot.db.models import Feedback, FeedbackStatusChange, Resident, TicketCounte
 from bot.services._base import LOCAL_TZ, check_key, commit_once, guarded, insert_ignore, replayed, table_of
 from bot.services.audit import AuditAction, record_audit
 from bot.services.errors import InvalidInputError, InvalidTransitionError, NotFoundError
-from bot.services.notifications import Notification, queue_notification
+from bot.services.notifications import queue_notification, reachable
 from bot.services.residents import Purpose, require_consent
 from bot.services.roles import Actor, Role
 from bot.services.wards import normalize_ward
@@ -149,10 +149,10 @@ class StatusEntry:
 
 @dataclass(frozen=True)
 class StatusChangeResult:
-    """The feedback after a status change, and the notification to send (None: nobody to tell)."""
+    """The feedback after a status change; `notified`: a message for its author was queued."""
 
     feedback: FeedbackView
-    notification: Notification | None
+    notified: bool
 
 
 @dataclass(frozen=True)
@@ -410,14 +410,15 @@ def notification_text(ticket: str, status: Status, comment: str | None) -> str:
     return text
 
 
-def _notification(
-    session: Session, row: Feedback, status: Status, comment: str | None
-) -> Notification | None:
-    """Tell the author (feedback consent covers updates on their own feedback) unless erased/no chat."""
+def _queue_notification(
+    session: Session, row: Feedback, status: Status, comment: str | None, dedupe_key: str | None
+) -> bool:
+    """Queue the news for the author if they can be reached (notifications consent gives an address)."""
     owner = session.get(Resident, row.resident_id)
-    if owner is None or owner.erased_at is not None or owner.chat_id is None:
-        return None
-    return Notification(owner.chat_id, notification_text(row.ticket, status, comment))
+    if owner is None or owner.erased_at is not None or not reachable(session, row.resident_id):
+        return False
+    queue_notification(session, row.resident_id, notification_text(row.ticket, status, comment), dedupe_key=dedupe_key)
+    return True
 
 
 def _clean_comment(comment: str | None) -> str | None:
@@ -439,24 +440,17 @@ def change_status(
     actor: Actor,
     comment: str | None = None,
     idempotency_key: str | None = None,
-    queue: bool = False,
 ) -> StatusChangeResult:
-    """Move a feedback along the workflow (officers/admins), log history and audit, return the notification.
-
-    The caller sends the returned notification; with `queue=True` (callers that cannot send, e.g. the CLI)
-    it is put in the outbox instead, in the same transaction, for the bot to send
-    (notifications.take_pending_notifications).
-    """
+    """Move a feedback along the workflow (officers/admins), log history and audit, and queue the news
+    for its author in the same transaction (the outbox sends it at least once; a replayed change
+    queues nothing new). `notified` says whether the author can be reached."""
     actor.require(Role.OFFICER)
     check_key(idempotency_key)
     new = parse_status(status)
     note = _clean_comment(comment)
     earlier = replayed(session, idempotency_key, "status")
     if earlier is not None:
-        row = _by_ticket(session, str(earlier["ticket"]))
-        return StatusChangeResult(
-            _view(row), _notification(session, row, Status(earlier["status"]), earlier["comment"])
-        )
+        return StatusChangeResult(_view(_by_ticket(session, str(earlier["ticket"]))), bool(earlier.get("notified")))
     row = _by_ticket(session, ticket)
     session.refresh(row, with_for_update=True)
     old = Status(row.status)
@@ -477,9 +471,7 @@ def change_status(
             created_at=now,
         )
     )
-    notification = _notification(session, row, new, note)
-    if queue and notification is not None:
-        queue_notification(session, row.resident_id, notification)
+    notified = _queue_notification(session, row, new, note, idempotency_key)
     record_audit(
         session=session,
         actor=actor,
@@ -488,12 +480,9 @@ def change_status(
         details={"from": old.value, "to": new.value},
     )
     result = commit_once(
-        session, idempotency_key, "status", {"ticket": row.ticket, "status": new.value, "comment": note}
+        session, idempotency_key, "status", {"ticket": row.ticket, "status": new.value, "notified": notified}
     )
-    row = _by_ticket(session, str(result["ticket"]))
-    return StatusChangeResult(
-        _view(row), _notification(session, row, Status(result["status"]), result["comment"])
-    )
+    return StatusChangeResult(_view(_by_ticket(session, str(result["ticket"]))), bool(result.get("notified")))
 
 
 @guarded

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import logging
 import os
 import secrets
+import sqlite3
+import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,14 +20,25 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from bot.config import Settings
-from bot.db.models import Consent, Feedback, Resident, Vote, utcnow
-from bot.services._base import guarded, insert_ignore, table_of
+from bot.db.models import (
+    Consent,
+    ConversationState,
+    Feedback,
+    NotificationAddress,
+    Resident,
+    UserDraft,
+    Vote,
+    utcnow,
+)
+from bot.services._base import guarded, insert_ignore, table_of, upsert
+from bot.services.addresses import AddressBook
 from bot.services.audit import AuditAction, record_audit
 from bot.services.errors import ConsentRequiredError, InvalidInputError, NotFoundError
 from bot.services.notifications import drop_notifications_of
 from bot.services.roles import Actor
 from bot.services.wards import WardResult, normalize_ward
 
+log = logging.getLogger(__name__)
 SECRET_FILE = "pseudonym.secret"
 LANGUAGES = ("vi", "en")
 
@@ -56,23 +71,43 @@ class Pseudonymizer:
         return hmac.new(self._secret, str(int(telegram_id)).encode(), hashlib.sha256).hexdigest()
 
 
-def load_pseudonymizer(settings: Settings) -> Pseudonymizer:
-    """PSEUDONYM_SECRET, or a secret generated once into data_dir/pseudonym.secret (mode 0600)."""
+def load_secret(settings: Settings) -> bytes:
+    """PSEUDONYM_SECRET, or the secret generated once into data_dir/pseudonym.secret (mode 0600)."""
     if settings.pseudonym_secret is not None:
-        return Pseudonymizer(settings.pseudonym_secret.get_secret_value().encode())
-    return Pseudonymizer(_secret_file(settings.data_dir / SECRET_FILE))
+        return settings.pseudonym_secret.get_secret_value().encode()
+    return _secret_file(settings.data_dir / SECRET_FILE)
+
+
+def load_pseudonymizer(settings: Settings) -> Pseudonymizer:
+    """The pseudonymizer of this deployment's secret."""
+    return Pseudonymizer(load_secret(settings))
+
+
+def load_address_book(settings: Settings) -> AddressBook:
+    """The sealer of notification addresses, keyed from the same secret."""
+    return AddressBook(load_secret(settings))
 
 
 def _secret_file(path: Path) -> bytes:
-    """Read the secret file, creating it atomically (O_EXCL, 0600) when missing."""
+    """Read the secret file, creating it when missing: written whole to a temporary file, then linked
+    into place (atomic, fails if another process won), so no process ever reads a half-written secret."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(32))
-    return path.read_bytes().strip()
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    secret = path.read_bytes().strip()
+    if len(secret) < 16:
+        raise ValueError(f"{path}: the pseudonym secret is shorter than 16 bytes")
+    return secret
 
 
 @dataclass(frozen=True)
@@ -81,7 +116,6 @@ class ResidentInfo:
 
     id: int
     pseudonym: str
-    chat_id: int | None
     language: str | None
     ward: str | None
     ward_verified: bool
@@ -109,7 +143,7 @@ class ErasureReport:
 
 def _info(row: Resident) -> ResidentInfo:
     """A detached view of a resident row."""
-    return ResidentInfo(row.id or 0, row.pseudonym, row.chat_id, row.language, row.ward, row.ward_verified)
+    return ResidentInfo(row.id or 0, row.pseudonym, row.language, row.ward, row.ward_verified)
 
 
 def find_resident(session: Session, pseudonym: str) -> Resident | None:
@@ -127,34 +161,29 @@ def _require(session: Session, pseudonym: str) -> Resident:
     return row
 
 
-def _upsert_resident(session: Session, pseudonym: str, chat_id: int | None, language: str | None) -> Resident:
-    """Create the resident if missing (race-safe) and refresh chat id / language."""
+def _upsert_resident(session: Session, pseudonym: str, language: str | None) -> Resident:
+    """Create the resident if missing (race-safe) and refresh the language."""
     if len(pseudonym) != 64:
         raise InvalidInputError("Mã định danh ẩn danh không hợp lệ.")
     if language is not None and language not in LANGUAGES:
         raise InvalidInputError(f"Ngôn ngữ không hỗ trợ: {language}.")
     values = {
         "pseudonym": pseudonym,
-        "chat_id": chat_id,
         "language": language or "vi",
         "ward_verified": False,
         "created_at": utcnow(),
     }
     insert_ignore(session, table_of(Resident), values, ["pseudonym"])
     row = _require(session, pseudonym)
-    if chat_id is not None:
-        row.chat_id = chat_id
     if language is not None:
         row.language = language
     return row
 
 
 @guarded
-def ensure_resident(
-    *, session: Session, pseudonym: str, chat_id: int | None = None, language: str | None = None
-) -> ResidentInfo:
-    """Create or update a resident (chat id kept only to send notifications)."""
-    row = _upsert_resident(session, pseudonym, chat_id, language)
+def ensure_resident(*, session: Session, pseudonym: str, language: str | None = None) -> ResidentInfo:
+    """Create or update a resident (pseudonym and language only)."""
+    row = _upsert_resident(session, pseudonym, language)
     session.commit()
     return _info(row)
 
@@ -170,7 +199,7 @@ def get_resident(*, session: Session, pseudonym: str) -> ResidentInfo | None:
 def set_ward(*, session: Session, pseudonym: str, ward: str) -> WardResult:
     """Store the resident's ward (old addresses converted; unknown kept as typed and flagged)."""
     result = normalize_ward(ward)
-    row = _upsert_resident(session, pseudonym, None, None)
+    row = _upsert_resident(session, pseudonym, None)
     # The raw input may hold a street address: kept only when it could not be recognised.
     row.ward, row.ward_verified = result.ward, result.verified
     row.ward_input = None if result.verified else result.typed
@@ -208,13 +237,19 @@ def grant_consent(
     pseudonym: str,
     purpose: Purpose | str,
     policy_version: str,
-    chat_id: int | None = None,
+    address: str | None = None,
 ) -> ConsentInfo:
-    """Record consent (proof: policy version and time); a grant under an older policy is superseded."""
+    """Record consent (proof: policy version and time); a grant under an older policy is superseded.
+
+    `address` is the resident's sealed chat id (AddressBook.seal): kept only with the notifications
+    consent, in its own table.
+    """
     purpose = parse_purpose(purpose)
     if not policy_version or len(policy_version) > 20:
         raise InvalidInputError("Phiên bản chính sách không hợp lệ.")
-    row = _upsert_resident(session, pseudonym, chat_id, None)
+    row = _upsert_resident(session, pseudonym, None)
+    if purpose is Purpose.NOTIFICATIONS and address is not None:
+        _store_address(session, row.id or 0, address)
     current = _active(session, row.id or 0, purpose)
     if current is not None and current.policy_version == policy_version:
         session.commit()
@@ -229,15 +264,50 @@ def grant_consent(
     return _consent_info(consent)
 
 
+def _store_address(session: Session, resident_id: int, address: str) -> None:
+    """Insert or replace the resident's sealed notification address."""
+    if not address or len(address) > 400:
+        raise InvalidInputError("Địa chỉ nhận thông báo không hợp lệ.")
+    now = utcnow()
+    values = {"resident_id": resident_id, "sealed": address, "updated_at": now}
+    upsert(session, table_of(NotificationAddress), values, ["resident_id"], {"sealed": address, "updated_at": now})
+
+
+def _drop_address(session: Session, resident_id: int) -> None:
+    """Forget where the resident is reached."""
+    session.execute(sa.delete(NotificationAddress).where(col(NotificationAddress.resident_id) == resident_id))
+
+
+@guarded
+def refresh_address(*, session: Session, pseudonym: str, address: str) -> bool:
+    """Store the sealed address of a resident who consented to notifications; False (nothing stored) otherwise."""
+    row = find_resident(session, pseudonym)
+    if row is None or row.erased_at is not None or _active(session, row.id or 0, Purpose.NOTIFICATIONS) is None:
+        return False
+    _store_address(session, row.id or 0, address)
+    session.commit()
+    return True
+
+
+def sealed_address(session: Session, resident_id: int) -> str | None:
+    """The resident's sealed notification address, if they consented and gave one."""
+    return session.execute(
+        sa.select(col(NotificationAddress.sealed)).where(col(NotificationAddress.resident_id) == resident_id)
+    ).scalar_one_or_none()
+
+
 @guarded
 def withdraw_consent(*, session: Session, pseudonym: str, purpose: Purpose | str) -> bool:
-    """Withdraw consent for a purpose; False when there was none. Stored data stays until erasure."""
+    """Withdraw consent for a purpose; False when there was none. Stored data stays until erasure,
+    except the notification address, which goes with the notifications consent."""
     purpose = parse_purpose(purpose)
     row = find_resident(session, pseudonym)
     current = None if row is None else _active(session, row.id or 0, purpose)
     if current is None:
         return False
     current.withdrawn_at = utcnow()
+    if purpose is Purpose.NOTIFICATIONS:
+        _drop_address(session, row.id or 0)  # type: ignore[union-attr]
     session.commit()
     return True
 
@@ -275,14 +345,17 @@ def _rowcount(session: Session, statement: sa.Update) -> int:
 
 @guarded
 def forget(*, session: Session, pseudonym: str, actor: Actor | str = "resident") -> ErasureReport:
-    """Erase a resident: chat id, ward, feedback text/photo/location; consents withdrawn; votes kept anonymised.
+    """Erase a resident: feedback text/photo/location, ward, notification address, queued notifications,
+    drafts and conversation state; consents withdrawn; votes kept on an anonymised resident.
 
     The resident row stays with a random pseudonym, so poll totals (by option and by ward) stay
     correct and the person can no longer be linked to them; feedback tickets keep category, ward and
     status for statistics. The audit entry records counts only.
     """
+    _drop_flow_state(session, pseudonym)
     row = find_resident(session, pseudonym)
     if row is None:
+        session.commit()
         return ErasureReport(found=False)
     now = utcnow()
     erased = _rowcount(
@@ -299,8 +372,9 @@ def forget(*, session: Session, pseudonym: str, actor: Actor | str = "resident")
     )
     votes = session.execute(sa.select(sa.func.count()).where(col(Vote.resident_id) == row.id)).scalar_one()
     drop_notifications_of(session, row.id or 0)
+    _drop_address(session, row.id or 0)
     row.pseudonym = f"erased:{uuid.uuid4().hex}"[:64]
-    row.chat_id = row.language = row.ward = row.ward_input = None
+    row.language = row.ward = row.ward_input = None
     row.ward_verified, row.erased_at = False, now
     report = ErasureReport(True, int(erased), int(votes), int(withdrawn))
     record_audit(
@@ -315,4 +389,26 @@ def forget(*, session: Session, pseudonym: str, actor: Actor | str = "resident")
         },
     )
     session.commit()
+    _scrub_sqlite(session)
     return report
+
+
+def _drop_flow_state(session: Session, pseudonym: str) -> None:
+    """Delete the drafts and conversation steps kept under this pseudonym."""
+    session.execute(sa.delete(UserDraft).where(col(UserDraft.owner) == pseudonym))
+    session.execute(sa.delete(ConversationState).where(col(ConversationState.owner) == pseudonym))
+
+
+def _scrub_sqlite(session: Session) -> None:
+    """SQLite keeps old page images in its write-ahead log: checkpoint and truncate it, so erased text
+    leaves the files on disk (deleted content itself is zeroed by PRAGMA secure_delete)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite" or not isinstance(bind, sa.Engine):
+        return
+    raw = bind.raw_connection()
+    try:  # best effort: a busy reader only delays the truncation to the next checkpoint
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    except sqlite3.Error as exc:
+        log.info("write-ahead log not truncated after an erasure: %s", exc)
+    finally:
+        raw.close()

@@ -70,19 +70,23 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def grant_consent(update: Update, context: ContextTypes.DEFAULT_TYPE, purposes: tuple[str, ...]) -> None:
-    """Record consent for each purpose (raises ServiceError when the database is down)."""
+    """Record consent for each purpose (raises ServiceError when the database is down).
+
+    With the notifications consent, the chat id is stored sealed (AddressBook), apart from the pseudonym.
+    """
     from bot.services import residents
 
     chat = update.effective_chat
     assert chat is not None
+    bot_deps = deps(context)
     for purpose in purposes:
         await call(
             context,
             residents.grant_consent,
             pseudonym=pseudonym(update, context),
             purpose=purpose,
-            policy_version=deps(context).settings.policy_version,
-            chat_id=chat.id,
+            policy_version=bot_deps.settings.policy_version,
+            address=bot_deps.addresses.seal(chat.id) if purpose == "notifications" else None,
         )
 
 

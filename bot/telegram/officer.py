@@ -10,12 +10,12 @@ from pathlib import Path
 
 from telegram import Update
 from telegram.constants import ChatAction
-from telegram.error import Forbidden, TelegramError
 from telegram.ext import BaseHandler, CommandHandler, ContextTypes, filters
 
 from bot.telegram import format as fmt
 from bot.telegram.common import reply
 from bot.telegram.deps import call_as, idempotency_key
+from bot.telegram.outbox import deliver
 
 log = logging.getLogger(__name__)
 COMMANDS = ["baocao", "xuly"]
@@ -28,7 +28,8 @@ EXPORTING = "Đang xuất báo cáo, vui lòng đợi…"
 EXPORTED = "Báo cáo {filters}: {rows} góp ý, {polls} khảo sát."
 CHANGED = "Đã cập nhật {ticket}: <b>{status}</b>."
 NOTIFIED = "Đã báo cho người gửi."
-NOT_NOTIFIED = "Không gửi được thông báo cho người gửi (họ đã chặn bot hoặc đã xóa dữ liệu)."
+NOTIFY_LATER = "Thông báo cho người gửi chưa gửi được lúc này; hệ thống sẽ tự gửi lại."
+NOT_NOTIFIED = "Người gửi không nhận thông báo (chưa đồng ý nhận thông báo hoặc đã xóa dữ liệu)."
 
 
 def _dates(args: list[str]) -> tuple[date | None, date | None]:
@@ -96,21 +97,11 @@ async def change_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         return
     view = result.feedback
     text = CHANGED.format(ticket=fmt.esc(view.ticket), status=fmt.esc(view.status.label))
-    if result.notification is not None:
-        text += "\n" + await _notify(context, result.notification.chat_id, result.notification.text)
-    await reply(update, text)
-
-
-async def _notify(context: ContextTypes.DEFAULT_TYPE, chat_id: int, text: str) -> str:
-    """Send the status notification to the resident; say whether it reached them."""
-    try:
-        await context.bot.send_message(chat_id, fmt.esc(text), parse_mode="HTML")
-    except Forbidden:
-        return NOT_NOTIFIED
-    except TelegramError as exc:
-        log.warning("notification to a resident failed: %s", exc)
-        return NOT_NOTIFIED
-    return NOTIFIED
+    if not result.notified:
+        await reply(update, f"{text}\n{NOT_NOTIFIED}")
+        return
+    outcome = await deliver(context)
+    await reply(update, f"{text}\n{NOTIFY_LATER if outcome.retry else NOTIFIED}")
 
 
 def handlers(officers: filters.BaseFilter) -> list[BaseHandler]:

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from bot.db.engine import make_engine, session_scope, upgrade
 from bot.services import residents
+from bot.services.addresses import AddressBook
 from bot.services.residents import Pseudonymizer, Purpose
 from bot.services.roles import Actor, Role
 
@@ -39,28 +40,41 @@ def session(engine: Engine) -> Iterator[Session]:
         yield s
 
 
+SECRET = b"test-secret-0123456789abcdef"
+
+
 @pytest.fixture
 def pseudo() -> Pseudonymizer:
     """A pseudonymizer with a fixed test secret."""
-    return Pseudonymizer(b"test-secret-0123456789abcdef")
+    return Pseudonymizer(SECRET)
+
+
+@pytest.fixture
+def book() -> AddressBook:
+    """The address sealer of the same test secret."""
+    return AddressBook(SECRET)
 
 
 MakeResident = Callable[..., str]
 
 
 @pytest.fixture
-def make_resident(session: Session, pseudo: Pseudonymizer) -> MakeResident:
-    """Create a resident (chat id = telegram id) with a ward and consents; returns the pseudonym."""
+def make_resident(session: Session, pseudo: Pseudonymizer, book: AddressBook) -> MakeResident:
+    """Create a resident with a ward and consents (the notifications consent leaves the sealed chat id,
+    = the Telegram id); returns the pseudonym."""
 
     def make(
         telegram_id: int, *, ward: str | None = WARD_A, purposes: tuple[Purpose, ...] = tuple(Purpose)
     ) -> str:
         key = pseudo(telegram_id)
-        residents.ensure_resident(session=session, pseudonym=key, chat_id=telegram_id)
+        residents.ensure_resident(session=session, pseudonym=key)
         if ward is not None:
             residents.set_ward(session=session, pseudonym=key, ward=ward)
         for purpose in purposes:
-            residents.grant_consent(session=session, pseudonym=key, purpose=purpose, policy_version=POLICY)
+            address = book.seal(telegram_id) if purpose is Purpose.NOTIFICATIONS else None
+            residents.grant_consent(
+                session=session, pseudonym=key, purpose=purpose, policy_version=POLICY, address=address
+            )
         return key
 
     return make

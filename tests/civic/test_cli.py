@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.db.engine import head_revision, make_engine, session_scope, upgrade
 from bot.db.models import AuditLog
 from bot.services import feedback, notifications, residents
-from bot.services.residents import Purpose, load_pseudonymizer
+from bot.services.residents import Purpose, load_address_book, load_pseudonymizer
 
 
 class Cli:
@@ -52,9 +52,16 @@ def file_feedback(cli: Cli, telegram_id: int, text: str) -> str:
     upgrade(engine)
     try:
         with session_scope(engine) as session:
-            residents.ensure_resident(session=session, pseudonym=key, chat_id=telegram_id)
+            residents.ensure_resident(session=session, pseudonym=key)
             residents.grant_consent(
                 session=session, pseudonym=key, purpose=Purpose.FEEDBACK, policy_version="v1"
+            )
+            residents.grant_consent(
+                session=session,
+                pseudonym=key,
+                purpose=Purpose.NOTIFICATIONS,
+                policy_version="v1",
+                address=load_address_book(settings).seal(telegram_id),
             )
             return feedback.submit_feedback(
                 session=session,
@@ -130,10 +137,10 @@ def test_feedback_list_and_status(cli: Cli) -> None:
     engine = make_engine(cli.url)
     try:
         with session_scope(engine) as session:
-            [queued] = notifications.take_pending_notifications(session=session)
+            [queued] = notifications.claim_notifications(session=session)
     finally:
         engine.dispose()
-    assert queued.chat_id == 501 and ticket in queued.text and "Đã chuyển đội vệ sinh" in queued.text
+    assert load_address_book(cli.settings()).open(queued.address) == 501 and ticket in queued.text and "Đã chuyển đội vệ sinh" in queued.text
     assert "Không thể chuyển" in cli("feedback", "status", ticket, "moi", code=1)
     assert "Trạng thái không hợp lệ" in cli("feedback", "status", ticket, "xong", code=1)
     assert "Lĩnh vực không hợp lệ" in cli("feedback", "list", "--category", "bóng đá", code=1)

@@ -112,7 +112,7 @@ def test_services_on_unreachable_database_raise_database_unavailable(url: str) -
     try:
         with session_scope(engine) as session:
             with pytest.raises(DatabaseUnavailableError):
-                residents.ensure_resident(session=session, pseudonym="a" * 64, chat_id=1)
+                residents.ensure_resident(session=session, pseudonym="a" * 64)
             with pytest.raises(DatabaseUnavailableError):
                 feedback.get_feedback(session=session, ticket="GY-2026-000001")
     finally:
@@ -150,7 +150,7 @@ def test_an_older_schema_is_upgraded_keeping_its_data(database_url: str) -> None
     try:
         upgrade(engine, "0001")
         with session_scope(engine) as session:
-            residents.ensure_resident(session=session, pseudonym="c" * 64, chat_id=5)
+            residents.ensure_resident(session=session, pseudonym="c" * 64)
         assert current_revision(engine) == "0001"
         assert ensure_schema(engine) is True
         assert current_revision(engine) == head_revision() != "0001"
@@ -184,5 +184,5 @@ def test_read_only_session_does_not_block_writers(engine: Engine) -> None:
     with session_scope(engine, read_only=True) as reader:
         assert reader.execute(sa.text("SELECT count(*) FROM resident")).scalar_one() == 0
         with session_scope(engine) as writer:
-            info = residents.ensure_resident(session=writer, pseudonym="d" * 64, chat_id=1)
-        assert info.chat_id == 1
+            info = residents.ensure_resident(session=writer, pseudonym="d" * 64, language="en")
+        assert info.language == "en"

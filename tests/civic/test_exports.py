@@ -51,7 +51,7 @@ def at_local(day: date, hour: int, minute: int = 0) -> datetime:
 
 def add_resident(session: Session, n: int = 0, *, ward: str = "Phường Hoàn Kiếm") -> Resident:
     resident = Resident(
-        pseudonym=PSEUDONYM[:60] + f"{n:04d}", chat_id=CHAT_ID + n, ward=ward, created_at=datetime.now(UTC)
+        pseudonym=PSEUDONYM[:60] + f"{n:04d}", ward=ward, created_at=datetime.now(UTC)
     )
     session.add(resident)
     session.flush()
@@ -252,7 +252,7 @@ def test_exports_are_pseudonymous(seeded: Session, tmp_path: Path) -> None:
 
 
 def test_erased_residents_feedback_keeps_counts_but_not_text(seeded: Session, tmp_path: Path) -> None:
-    alice = seeded.execute(sa.select(Resident).where(col(Resident.chat_id) == CHAT_ID + 1)).scalars().one()
+    alice = seeded.execute(sa.select(Resident).where(col(Resident.pseudonym) == PSEUDONYM[:60] + "0001")).scalars().one()
     forget(session=seeded, pseudonym=alice.pseudonym)
 
     result = export(seeded, tmp_path / "e.csv", fmt="csv")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,8 +14,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.db.engine import session_scope
-from bot.db.models import AuditLog, Feedback, FeedbackStatusChange
+from bot.db.models import AuditLog, Feedback, FeedbackStatusChange, NotificationAddress
 from bot.services import feedback, notifications, residents
+from bot.services.addresses import AddressBook
 from bot.services.errors import (
     ConsentRequiredError,
     InvalidInputError,
@@ -184,17 +185,21 @@ def test_same_key_submitted_concurrently_is_stored_once(engine: Engine, make_res
     assert len(tickets) == 1
 
 
-def test_status_workflow_history_and_notification(session: Session, make_resident: MakeResident) -> None:
+def test_status_workflow_history_and_notification(
+    session: Session, make_resident: MakeResident, book: AddressBook
+) -> None:
     key = make_resident(555)
     ticket = submit(session, key, 1).ticket
     result = feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=OFFICER)
-    assert result.feedback.status is Status.TIEP_NHAN
-    assert result.notification is not None and result.notification.chat_id == 555
-    assert ticket in result.notification.text and "Đã tiếp nhận" in result.notification.text
+    assert result.feedback.status is Status.TIEP_NHAN and result.notified
     done = feedback.change_status(
         session=session, ticket=ticket, status="da_xu_ly", actor=OFFICER, comment="Đã vá xong ổ gà."
     )
-    assert done.notification is not None and "Đã vá xong ổ gà." in done.notification.text
+    assert done.notified
+    queued = notifications.claim_notifications(session=session)
+    assert [book.open(n.address) for n in queued] == [555, 555]
+    assert ticket in queued[0].text and "Đã tiếp nhận" in queued[0].text
+    assert "Đã vá xong ổ gà." in queued[1].text
     history = feedback.status_history(session=session, ticket=ticket)
     assert [(h.old_status, h.new_status) for h in history] == [
         (None, Status.MOI),
@@ -246,8 +251,9 @@ def test_replayed_status_change_is_applied_once(session: Session, make_resident:
         result = feedback.change_status(
             session=session, ticket=ticket, status="tiep_nhan", actor=OFFICER, idempotency_key="tg:update:900"
         )
-        assert result.feedback.status is Status.TIEP_NHAN and result.notification is not None
+        assert result.feedback.status is Status.TIEP_NHAN and result.notified
     assert len(feedback.status_history(session=session, ticket=ticket)) == 2
+    assert len(notifications.claim_notifications(session=session)) == 1  # the resident is told once
 
 
 def test_erased_author_gets_no_notification(session: Session, make_resident: MakeResident) -> None:
@@ -255,7 +261,17 @@ def test_erased_author_gets_no_notification(session: Session, make_resident: Mak
     ticket = submit(session, key, 1).ticket
     residents.forget(session=session, pseudonym=key)
     result = feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=OFFICER)
-    assert result.notification is None and result.feedback.text is None and result.feedback.erased
+    assert not result.notified and result.feedback.text is None and result.feedback.erased
+    assert notifications.claim_notifications(session=session) == []
+
+
+def test_a_resident_without_notifications_consent_is_not_notified(
+    session: Session, make_resident: MakeResident
+) -> None:
+    key = make_resident(556, purposes=(Purpose.FEEDBACK,))
+    ticket = submit(session, key, 1).ticket
+    result = feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=OFFICER)
+    assert not result.notified and notifications.claim_notifications(session=session) == []
 
 
 def test_list_filters(session: Session, make_resident: MakeResident) -> None:
@@ -291,39 +307,49 @@ def test_residents_see_only_their_own_feedback(session: Session, make_resident: 
     assert feedback.my_feedback(session=session, pseudonym=other) == []
 
 
-def test_queued_status_notifications_wait_in_the_outbox(
-    session: Session, make_resident: MakeResident
-) -> None:
+def test_outbox_is_at_least_once(session: Session, make_resident: MakeResident) -> None:
+    """A sender that claimed a notification and died loses nothing: the lease expires, another takes it."""
     key = make_resident(321)
-    first = submit(session, key, 1).ticket
-    second = submit(session, key, 2).ticket
-    direct = feedback.change_status(session=session, ticket=first, status="tiep_nhan", actor=OFFICER)
-    assert direct.notification is not None
-    assert notifications.take_pending_notifications(session=session) == []
-    queued = feedback.change_status(session=session, ticket=second, status="tu_choi", actor=ADMIN, queue=True)
-    assert queued.notification is not None
-    assert notifications.take_pending_notifications(session=session) == [queued.notification]
-    assert notifications.take_pending_notifications(session=session) == []
+    ticket = submit(session, key, 1).ticket
+    feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=OFFICER)
+    first = notifications.claim_notifications(session=session, lease_seconds=60)
+    assert len(first) == 1
+    assert notifications.claim_notifications(session=session) == []  # leased to the first sender
+    later = datetime.now(UTC) + timedelta(seconds=61)
+    again = notifications.claim_notifications(session=session, now=later)
+    assert [n.id for n in again] == [first[0].id]  # the first sender died: taken again
+    assert notifications.finish_notifications(session=session, ids=[first[0].id]) == 1
+    assert notifications.claim_notifications(session=session, now=later + timedelta(hours=1)) == []
 
 
-def test_erasure_drops_queued_notifications(session: Session, make_resident: MakeResident) -> None:
+def test_released_notifications_wait_before_the_next_try(session: Session, make_resident: MakeResident) -> None:
     key = make_resident(322)
     ticket = submit(session, key, 1).ticket
-    feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=ADMIN, queue=True)
-    residents.forget(session=session, pseudonym=key)
-    assert notifications.take_pending_notifications(session=session) == []
+    feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=ADMIN)
+    taken = notifications.claim_notifications(session=session)
+    now = datetime.now(UTC)
+    assert notifications.release_notifications(session=session, ids=[taken[0].id], retry_in=30, now=now) == 1
+    assert notifications.claim_notifications(session=session, now=now + timedelta(seconds=10)) == []
+    assert len(notifications.claim_notifications(session=session, now=now + timedelta(seconds=31))) == 1
 
 
-def test_requeued_notifications_are_taken_again_unless_the_resident_was_erased(
+def test_erasure_drops_queued_notifications_and_the_address(
     session: Session, make_resident: MakeResident
 ) -> None:
-    kept, erased = make_resident(323), make_resident(324)
-    for n, key in ((1, kept), (2, erased)):
-        ticket = submit(session, key, n).ticket
-        feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=ADMIN, queue=True)
-    taken = notifications.take_pending_notifications(session=session)
-    assert [n.chat_id for n in taken] == [323, 324]
-    residents.forget(session=session, pseudonym=erased)
-    assert notifications.requeue_notifications(session=session, notifications=taken) == 1
-    assert notifications.take_pending_notifications(session=session) == [taken[0]]
-    assert notifications.take_pending_notifications(session=session) == []
+    key = make_resident(323)
+    ticket = submit(session, key, 1).ticket
+    feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=ADMIN)
+    residents.forget(session=session, pseudonym=key)
+    assert notifications.claim_notifications(session=session) == []
+    assert count(session, NotificationAddress) == 0
+
+
+def test_withdrawing_notifications_consent_forgets_the_address(
+    session: Session, make_resident: MakeResident
+) -> None:
+    key = make_resident(324)
+    assert count(session, NotificationAddress) == 1
+    assert residents.withdraw_consent(session=session, pseudonym=key, purpose="notifications")
+    assert count(session, NotificationAddress) == 0
+    ticket = submit(session, key, 1).ticket
+    assert not feedback.change_status(session=session, ticket=ticket, status="tiep_nhan", actor=ADMIN).notified

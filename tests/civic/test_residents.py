@@ -13,6 +13,7 @@ from sqlmodel import Session, col
 from bot.config import Settings
 from bot.db.models import AuditLog, Consent, Feedback, Resident
 from bot.services import feedback, residents
+from bot.services.addresses import AddressBook
 from bot.services.errors import InvalidInputError
 from bot.services.residents import Pseudonymizer, Purpose, load_pseudonymizer
 from bot.services.wards import normalize_ward
@@ -33,6 +34,46 @@ def test_secret_is_generated_once_with_private_permissions(tmp_path: Path) -> No
     secret_file = tmp_path / "data" / "pseudonym.secret"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     assert load_pseudonymizer(Settings(data_dir=tmp_path / "data"))(42) == first
+
+
+def _secret_of(folder: str) -> str:
+    """In a separate process: the pseudonym of 42 under the secret of `folder` (created if missing)."""
+    return load_pseudonymizer(Settings(data_dir=Path(folder), _env_file=None))(42)
+
+
+def test_processes_starting_at_once_share_one_whole_secret(tmp_path: Path) -> None:
+    """Eight processes create the secret at the same time: none reads a half-written file."""
+    import multiprocessing
+
+    folder = str(tmp_path / "shared")
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        pseudonyms = pool.map(_secret_of, [folder] * 8)
+    assert len(set(pseudonyms)) == 1
+    assert len((tmp_path / "shared" / "pseudonym.secret").read_text()) == 64
+    assert [p.name for p in (tmp_path / "shared").iterdir()] == ["pseudonym.secret"]
+
+
+def test_addresses_are_sealed_and_open_only_with_the_same_secret() -> None:
+    book, other = AddressBook(b"k" * 32), AddressBook(b"j" * 32)
+    sealed = book.seal(987654321)
+    assert "987654321" not in sealed and sealed != book.seal(987654321)  # randomised
+    assert book.open(sealed) == 987654321
+    assert other.open(sealed) is None and book.open("not-a-token") is None and book.open(None) is None
+    assert book.key(1, 2) == book.key(1, 2) != book.key(2, 1) and "1" * 3 not in book.key(111, 111)
+
+
+def test_forget_removes_drafts_conversation_steps_and_address(
+    session: Session, make_resident: MakeResident, book: AddressBook
+) -> None:
+    from bot.db.models import ConversationState, NotificationAddress, UserDraft
+    from bot.services import conversations
+
+    key = make_resident(5)
+    conversations.save_draft(session=session, owner=key, data={"gopy": {"text": "Nháp: rác ở ngõ 5"}})
+    conversations.save_step(session=session, name="gopy", key=book.key(5, 5), owner=key, state=3, address=book.seal(5))
+    residents.forget(session=session, pseudonym=key)
+    for model in (UserDraft, ConversationState, NotificationAddress):
+        assert session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one() == 0
 
 
 def test_configured_secret_wins(tmp_path: Path) -> None:
@@ -69,11 +110,11 @@ def test_set_ward_stores_the_current_unit(session: Session, make_resident: MakeR
         residents.set_ward(session=session, pseudonym=key, ward="  ,  ")
 
 
-def test_ensure_resident_is_idempotent_and_updates_chat(session: Session, pseudo: Pseudonymizer) -> None:
+def test_ensure_resident_is_idempotent_and_updates_language(session: Session, pseudo: Pseudonymizer) -> None:
     key = pseudo(77)
-    first = residents.ensure_resident(session=session, pseudonym=key, chat_id=77)
-    again = residents.ensure_resident(session=session, pseudonym=key, chat_id=78, language="en")
-    assert first.id == again.id and (again.chat_id, again.language) == (78, "en")
+    first = residents.ensure_resident(session=session, pseudonym=key)
+    again = residents.ensure_resident(session=session, pseudonym=key, language="en")
+    assert first.id == again.id and again.language == "en"
     assert session.execute(sa.select(sa.func.count()).select_from(Resident)).scalar_one() == 1
     with pytest.raises(InvalidInputError):
         residents.ensure_resident(session=session, pseudonym=key, language="fr")
@@ -119,7 +160,7 @@ def test_forget_erases_personal_data_and_is_audited(session: Session, make_resid
     assert (report.found, report.feedback_erased, report.consents_withdrawn) == (True, 1, 3)
     assert residents.get_resident(session=session, pseudonym=key) is None
     row = session.execute(sa.select(Resident)).scalar_one()
-    assert (row.chat_id, row.ward, row.ward_input, row.language) == (None, None, None, None)
+    assert (row.ward, row.ward_input, row.language) == (None, None, None)
     assert row.erased_at is not None and row.pseudonym != key
     kept = session.execute(sa.select(Feedback)).scalar_one()
     assert (kept.text, kept.photo_file_id, kept.latitude, kept.longitude) == (None, None, None, None)
@@ -139,5 +180,5 @@ def test_forget_erases_personal_data_and_is_audited(session: Session, make_resid
 def test_a_forgotten_resident_starts_afresh(session: Session, make_resident: MakeResident) -> None:
     key = make_resident(3)
     residents.forget(session=session, pseudonym=key)
-    info = residents.ensure_resident(session=session, pseudonym=key, chat_id=3)
+    info = residents.ensure_resident(session=session, pseudonym=key)
     assert info.ward is None and not residents.has_consent(session=session, pseudonym=key, purpose="feedback")
