@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     telegram_outbox_interval: float = Field(
         default=10.0, gt=0, description="seconds between sends of queued notifications (e.g. CLI status changes)"
     )
+    conversation_timeout_minutes: float = Field(
+        default=15.0, gt=0, description="a /gopy or /taokhaosat left this long without an answer ends"
+    )
 
     @field_validator("admin_ids", "officer_ids", mode="before")
     @classmethod

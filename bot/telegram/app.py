@@ -15,34 +15,37 @@ from telegram.ext import (
     ApplicationBuilder,
     BaseUpdateProcessor,
     ContextTypes,
-    PersistenceInput,
-    PicklePersistence,
     filters,
 )
 
 from bot.config import Settings
-from bot.telegram import admin, common, feedback, officer, outbox, polls, privacy, qa, track
+from bot.telegram import admin, common, feedback, officer, outbox, polls, privacy, qa, staff, track
 from bot.telegram.deps import DEPS_KEY, BotDeps, FloodGate, RoleFilters, Searcher, deps
+from bot.telegram.persistence import DatabasePersistence, expire_flows, refresh_flows_handler
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
-STATE_FILE = "telegram-state.pickle"
 ROLE_REFRESH_SECONDS = 60
 OUTBOX_FIRST_RUN = 2.0  # seconds after start: notifications queued while the bot was down go out soon
 
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):
-    """Concurrent across users, in order for each user (so a /gopy conversation stays consistent)."""
+    """Concurrent across users, in order for each user (so a /gopy conversation stays consistent).
+
+    After each update the application's persistence is flushed while the user's lock is held, so the
+    next update (in this process or another) reads the steps and drafts this one left.
+    """
 
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: Counter[int] = Counter()
+        self.application: Application | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Await the update's handlers while holding its user's lock."""
+        """Await the update's handlers while holding its user's lock, then flush what they changed."""
         user = getattr(update, "effective_user", None)
         if user is None:
             await coroutine
@@ -52,6 +55,8 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         try:
             async with lock:
                 await coroutine
+                if self.application is not None and self.application.persistence is not None:
+                    await self.application.update_persistence()
         finally:
             self._users[user.id] -= 1
             if not self._users[user.id]:
@@ -65,90 +70,71 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         """Nothing to release."""
 
 
-class InProgressPersistence(PicklePersistence):
-    """Persist only what is in progress (drafts, open conversations): no list of every user on disk."""
-
-    async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
-        """Keep non-empty user data; forget a user whose data became empty."""
-        if data:
-            await super().update_user_data(user_id, data)
-        elif self.user_data and user_id in self.user_data:
-            await super().drop_user_data(user_id)
-
-    async def update_conversation(self, name: str, key: tuple[int | str, ...], new_state: object | None) -> None:
-        """Store a conversation's state; forget it when the conversation ends."""
-        if new_state is not None:
-            await super().update_conversation(name, key, new_state)
-            return
-        stored = (self.conversations or {}).get(name, {})
-        if key in stored:
-            del stored[key]
-            await self.flush()
-
-
 def build_application(
     settings: Settings,
     *,
     search: Searcher,
-    engine: Engine | None = None,
+    engine: Engine,
     manage_search: bool = True,
 ) -> Application:
     """A ready-to-run Application: only wiring (and the pseudonym key); no network until it is started."""
+    from bot.db.engine import session_scope
+    from bot.services.residents import load_address_book, load_pseudonymizer
+
     token = settings.telegram_bot_token
     if token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    persistence = InProgressPersistence(
-        filepath=settings.data_dir / STATE_FILE,
-        store_data=PersistenceInput(bot_data=False, chat_data=False, callback_data=False),
-        update_interval=5,
-    )
+    sessions = functools.partial(session_scope, engine)
+    pseudonymize = load_pseudonymizer(settings)
+    addresses = load_address_book(settings)
+    processor = PerUserUpdateProcessor(settings.telegram_concurrent_updates)
     application = (
         ApplicationBuilder()
         .token(token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_base_file_url)
-        .persistence(persistence)
+        .persistence(DatabasePersistence(sessions, pseudonymize, addresses))
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=3))
-        .concurrent_updates(PerUserUpdateProcessor(settings.telegram_concurrent_updates))
+        .concurrent_updates(processor)
         .post_init(functools.partial(_post_init, manage_search=manage_search))
         .post_shutdown(functools.partial(_post_shutdown, engine=engine, manage_search=manage_search))
         .build()
     )
+    processor.application = application
     roles = RoleFilters()
     roles.update(set(settings.admin_ids), set(settings.officer_ids))
-    sessions = None
-    if engine is not None:
-        from bot.db.engine import session_scope
-
-        sessions = functools.partial(session_scope, engine)
-    from bot.services.residents import load_pseudonymizer
-
     application.bot_data[DEPS_KEY] = BotDeps(
         settings=settings,
         search=search,
         sessions=sessions,
         roles=roles,
-        pseudonymize=load_pseudonymizer(settings),
+        pseudonymize=pseudonymize,
         flood=FloodGate(settings.telegram_flood_limit, settings.telegram_flood_window),
+        addresses=addresses,
     )
-    _add_handlers(application, roles)
+    _add_handlers(application, settings)
     return application
 
 
-def _add_handlers(application: Application, roles: RoleFilters) -> None:
-    """Register every handler, in order: flood limit, edits/forwards, commands, flows, Q&A, fallbacks."""
+def _add_handlers(application: Application, settings: Settings) -> None:
+    """Register every handler, in order: flow steps, flood limit, edits/forwards and the staff gate,
+    commands, flows, Q&A, fallbacks. Staff handlers are registered for private chats only: the gate
+    (group -1) checks the sender's role in the database on every staff action."""
     private = filters.ChatType.PRIVATE
     question = private & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    flows = [feedback.conversation(), polls.create_conversation(private)]
+    timeout = settings.conversation_timeout_minutes * 60
+    application.add_handler(refresh_flows_handler(flows, timeout), group=-3)
     application.add_handler(common.flood_handler(), group=-2)
     application.add_handlers(common.early_handlers(), group=-1)
+    application.add_handler(staff.gate(officer.COMMANDS, admin.COMMANDS + polls.ADMIN_COMMANDS), group=-1)
     application.add_handlers(common.command_handlers())
     application.add_handlers(common.private_only_handlers(privacy.COMMANDS + feedback.COMMANDS + polls.COMMANDS))
-    application.add_handler(feedback.conversation())
-    application.add_handler(polls.create_conversation(roles.admins & private))
-    application.add_handlers(officer.handlers(roles.officers & private))
-    application.add_handlers(admin.handlers(roles.admins & private))
-    application.add_handlers(polls.handlers(roles.admins & private))
+    application.add_handlers(flows)
+    application.add_handlers(officer.handlers(private))
+    application.add_handlers(admin.handlers(private))
+    application.add_handlers(polls.handlers(private))
     application.add_handlers(common.refusal_handlers(officer.COMMANDS + admin.COMMANDS + polls.ADMIN_COMMANDS))
     application.add_handlers(track.handlers())
     application.add_handlers(privacy.handlers())
@@ -158,32 +144,27 @@ def _add_handlers(application: Application, roles: RoleFilters) -> None:
 
 
 async def _post_init(application: Application, *, manage_search: bool) -> None:
-    """Start the search service, load roles from the database, publish the command menus."""
+    """Start the search service, seed and load roles, schedule the periodic jobs, publish the menus."""
     bot_deps: BotDeps = application.bot_data[DEPS_KEY]
     if manage_search:
         await bot_deps.search.start(build_if_missing=True)
     await refresh_roles(application)
     if application.job_queue is not None:
         application.job_queue.run_repeating(_refresh_job, interval=ROLE_REFRESH_SECONDS, first=ROLE_REFRESH_SECONDS)
-        if bot_deps.sessions is not None:
-            interval = bot_deps.settings.telegram_outbox_interval
-            application.job_queue.run_repeating(
-                outbox.drain_outbox, interval=interval, first=min(interval, OUTBOX_FIRST_RUN), name="outbox"
-            )
+        interval = bot_deps.settings.telegram_outbox_interval
+        application.job_queue.run_repeating(
+            outbox.drain_outbox, interval=interval, first=min(interval, OUTBOX_FIRST_RUN), name="outbox"
+        )
+        sweep = min(60.0, bot_deps.settings.conversation_timeout_minutes * 60 / 3)
+        application.job_queue.run_repeating(expire_flows, interval=sweep, first=sweep, name="flow-timeouts")
     await common.publish_commands(application.bot, bot_deps.roles)
 
 
-async def _post_shutdown(
-    application: Application,
-    *,
-    engine: Engine | None,
-    manage_search: bool,
-) -> None:
+async def _post_shutdown(application: Application, *, engine: Engine, manage_search: bool) -> None:
     """Close the search service and the database engine."""
     if manage_search:
         await application.bot_data[DEPS_KEY].search.close()
-    if engine is not None:
-        engine.dispose()
+    engine.dispose()
 
 
 async def _refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -196,28 +177,26 @@ async def _refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def refresh_roles(application: Application) -> None:
-    """Reload admin and officer ids from the database (settings ids are kept when it is down)."""
+    """Seed an empty role table from ADMIN_IDS/OFFICER_IDS, then cache the roles for menus and /help.
+
+    The cache decides nothing: the staff gate reads the database on every staff action.
+    """
     from bot.services import roles as role_service
     from bot.services.errors import ServiceError
 
     bot_deps: BotDeps = application.bot_data[DEPS_KEY]
-    settings = bot_deps.settings
-    admins, officers = set(settings.admin_ids), set(settings.officer_ids)
-    if bot_deps.sessions is not None:
-        try:
-            with_db = await asyncio.to_thread(_load_roles, bot_deps, role_service)
-        except ServiceError as exc:
-            log.warning("roles not loaded from the database: %s", exc.message)
-        else:
-            admins |= with_db[0]
-            officers |= with_db[1]
+    try:
+        admins, officers = await asyncio.to_thread(_load_roles, bot_deps, role_service)
+    except ServiceError as exc:
+        log.warning("roles not loaded from the database: %s", exc.message)
+        return
     bot_deps.roles.update(admins, officers)
 
 
 def _load_roles(bot_deps: BotDeps, role_service: Any) -> tuple[set[int], set[int]]:
-    """Grant the settings' ids in the database, then read (admin ids, officer ids) (worker thread)."""
-    assert bot_deps.sessions is not None
+    """Seed the role table if it is empty, then read (admin ids, officer ids) (worker thread)."""
     settings = bot_deps.settings
+    assert bot_deps.sessions is not None
     with bot_deps.sessions() as session:
         role_service.bootstrap_roles(session=session, admin_ids=settings.admin_ids, officer_ids=settings.officer_ids)
         views = role_service.list_roles(session=session)

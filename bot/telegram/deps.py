@@ -13,6 +13,7 @@ from telegram import Update
 from telegram.ext import ContextTypes, filters
 
 from bot.config import Settings
+from bot.services.addresses import AddressBook
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -46,7 +47,7 @@ class Searcher(Protocol):
 
 @dataclass
 class RoleFilters:
-    """User filters for officers and admins, filled from the database at start and refreshed."""
+    """Who holds a role, cached from the database for command menus and /help (it authorises nothing)."""
 
     admins: filters.User = field(default_factory=lambda: filters.User(allow_empty=False))
     officers: filters.User = field(default_factory=lambda: filters.User(allow_empty=False))
@@ -98,6 +99,7 @@ class BotDeps:
     roles: RoleFilters
     pseudonymize: Callable[[int], str]
     flood: FloodGate
+    addresses: AddressBook
 
 
 def deps(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:

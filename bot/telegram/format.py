@@ -80,6 +80,14 @@ HELPFUL_THANKS = "Cảm ơn bạn đã đánh giá!"
 AGREE = "Đồng ý"
 DISAGREE = "Không đồng ý"
 NOTHING_TO_CANCEL = "Hiện không có thao tác nào để hủy."
+FLOW_TIMED_OUT = {
+    "gopy": (
+        "⌛ Phiên gửi góp ý đã kết thúc vì {minutes} phút không có phản hồi; góp ý chưa được gửi. "
+        "Khi nào muốn gửi, bạn gõ /gopy nhé. Bạn vẫn có thể đặt câu hỏi bất cứ lúc nào."
+    ),
+    "taokhaosat": "⌛ Việc tạo khảo sát đã dừng vì {minutes} phút không có phản hồi. Gõ /taokhaosat để bắt đầu lại.",
+    "default": "⌛ Thao tác đang làm đã kết thúc vì {minutes} phút không có phản hồi.",
+}
 
 
 def esc(text: object) -> str:

@@ -841,14 +841,17 @@ class FakeBotApi:
 
     # --- injecting updates ----------------------------------------------------------------
 
-    def _user(self, user_id: int, first_name: str | None = None) -> JSON:
+    def _user(self, user_id: int, first_name: str | None = None, username: str | None = None) -> JSON:
         """A Telegram User object for a (human) resident."""
-        return {
+        user: JSON = {
             "id": user_id,
             "is_bot": False,
             "first_name": first_name or f"Cư dân {user_id}",
             "language_code": "vi",
         }
+        if username:
+            user["username"] = username
+        return user
 
     def bot_user(self) -> JSON:
         """The bot's own User object."""
@@ -884,14 +887,20 @@ class FakeBotApi:
         return n
 
     def _user_message(
-        self, user_id: int, chat_id: int | None, chat_type: str, first_name: str | None, **content: Any
+        self,
+        user_id: int,
+        chat_id: int | None,
+        chat_type: str,
+        first_name: str | None,
+        username: str | None = None,
+        **content: Any,
     ) -> JSON:
         """A Message from a user, stored, with `content` (text, photo, ...) merged in."""
         chat = self._chat(user_id, chat_id, chat_type, first_name)
         with self._lock:
             message: JSON = {
                 "message_id": self._new_message_id(chat["id"]),
-                "from": self._user(user_id, first_name),
+                "from": self._user(user_id, first_name, username),
                 "chat": chat,
                 "date": int(time.time()),
             }
@@ -934,6 +943,7 @@ class FakeBotApi:
         first_name: str | None = None,
         entities: list[JSON] | None = None,
         reply_to: JSON | None = None,
+        username: str | None = None,
     ) -> int:
         """A user types `text` (commands and @mentions get their entities); return the update id."""
         found = self.text_entities(text) if entities is None else entities
@@ -942,6 +952,7 @@ class FakeBotApi:
             chat_id,
             chat_type,
             first_name,
+            username,
             text=text,
             entities=found or None,
             reply_to_message=reply_to,
