@@ -73,19 +73,20 @@ def actor_for(*, session: Session, telegram_id: int) -> Actor:
 
 @guarded
 def bootstrap_roles(*, session: Session, admin_ids: Iterable[int], officer_ids: Iterable[int]) -> int:
-    """Grant ADMIN_IDS / OFFICER_IDS (from settings) if missing; returns how many were added."""
+    """Seed an EMPTY role table from ADMIN_IDS / OFFICER_IDS; returns how many were added.
+
+    Once any role exists, the database is the only authority: the settings never re-grant a role that
+    was revoked (grant and revoke with `citizenbot role` or as an admin).
+    """
+    if session.execute(sa.select(col(RoleAssignment.id)).limit(1)).first() is not None:
+        session.commit()
+        return 0
     added = 0
     for role, ids in ((Role.ADMIN, admin_ids), (Role.OFFICER, officer_ids)):
-        for telegram_id in ids:
-            if not _holds(session, telegram_id, role):
-                values = {
-                    "telegram_id": telegram_id,
-                    "role": role.value,
-                    "granted_by": "env",
-                    "granted_at": utcnow(),
-                }
-                insert_ignore(session, table_of(RoleAssignment), values, ["telegram_id", "role"])
-                added += 1
+        for telegram_id in dict.fromkeys(ids):
+            values = {"telegram_id": telegram_id, "role": role.value, "granted_by": "env", "granted_at": utcnow()}
+            insert_ignore(session, table_of(RoleAssignment), values, ["telegram_id", "role"])
+            added += 1
     session.commit()
     return added
 
@@ -131,6 +132,8 @@ def grant_role(*, session: Session, telegram_id: int, role: Role, actor: Actor) 
 def revoke_role(*, session: Session, telegram_id: int, role: Role, actor: Actor) -> bool:
     """Revoke a role (admins only); False when not held; the last admin cannot be removed. Audited."""
     actor.require(Role.ADMIN)
+    if role is Role.ADMIN:
+        _lock_admins(session)
     if not _holds(session, telegram_id, role):
         return False
     if role is Role.ADMIN and _admin_count(session) <= 1:
@@ -149,6 +152,14 @@ def revoke_role(*, session: Session, telegram_id: int, role: Role, actor: Actor)
     )
     session.commit()
     return True
+
+
+def _lock_admins(session: Session) -> None:
+    """Lock the admin rows (PostgreSQL), so concurrent revocations are counted one after the other;
+    SQLite writers are already serialised by BEGIN IMMEDIATE."""
+    session.execute(
+        sa.select(col(RoleAssignment.id)).where(col(RoleAssignment.role) == Role.ADMIN.value).with_for_update()
+    ).all()
 
 
 def _admin_count(session: Session) -> int:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from bot.db.engine import session_scope
 from bot.db.models import AuditLog
 from bot.services import roles
 from bot.services.audit import AuditAction, list_audit, record_audit
@@ -26,6 +31,40 @@ def test_bootstrap_from_settings_is_idempotent(session: Session) -> None:
         (2, Role.OFFICER, "env"),
         (3, Role.OFFICER, "env"),
     ]
+
+
+def test_settings_only_seed_an_empty_role_table(session: Session) -> None:
+    """Once roles exist, the database decides: a revoked env admin is not re-granted at the next start."""
+    roles.bootstrap_roles(session=session, admin_ids=[1, 5], officer_ids=[])
+    assert roles.revoke_role(session=session, telegram_id=5, role=Role.ADMIN, actor=ADMIN)
+    assert roles.bootstrap_roles(session=session, admin_ids=[1, 5, 6], officer_ids=[7]) == 0
+    assert roles.role_of(session=session, telegram_id=5) is None
+    assert roles.role_of(session=session, telegram_id=6) is None
+
+
+def test_concurrent_revocations_never_remove_the_last_admin(engine: Engine) -> None:
+    """Two admins revoke each other at the same moment: exactly one revocation succeeds."""
+    with session_scope(engine) as session:
+        for telegram_id in (21, 22):
+            roles.grant_role(session=session, telegram_id=telegram_id, role=Role.ADMIN, actor=ADMIN)
+    barrier = threading.Barrier(2)
+
+    def revoke(pair: tuple[int, int]) -> bool:
+        me, other = pair
+        with session_scope(engine) as session:
+            actor = roles.actor_for(session=session, telegram_id=me)
+            session.commit()
+            barrier.wait()
+            try:
+                return roles.revoke_role(session=session, telegram_id=other, role=Role.ADMIN, actor=actor)
+            except (InvalidInputError, PermissionDeniedError):
+                return False
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(revoke, [(21, 22), (22, 21)]))
+    with session_scope(engine) as session:
+        admins = [r.telegram_id for r in roles.list_roles(session=session) if r.role is Role.ADMIN]
+    assert sorted(outcomes) == [False, True] and len(admins) == 1
 
 
 def test_admin_grants_and_revokes_with_audit(session: Session) -> None:
