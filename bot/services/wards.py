@@ -245,18 +245,21 @@ def _extra(words: list[_Word], used: set[int]) -> int:
 def _hits(words: list[_Word], tables: _Tables) -> list[_Hit]:
     """Every reading: a ward name, optionally preceded by a marker and followed by an old district."""
     hits: list[_Hit] = []
-    for start in range(len(words)):
-        for end in range(start + 1, min(len(words), start + MAX_NAME_WORDS) + 1):
-            key = "".join(w.key for w in words[start:end])
-            if key not in tables.current and key not in tables.old:
-                continue
-            typed = "".join(w.typed for w in words[start:end])
-            marker = _marker(words, start, end, _WARD_MARKERS, before=True)
-            used = set(range(start - (marker[1] if marker else 0), end))
-            strong = marker is not None or end - start > 1
-            for district, district_used in _districts_after(words, end, tables):
-                hits += _readings(key, typed, marker, district, words, used | district_used, True)
-            hits += _readings(key, typed, marker, None, words, used, strong)
+    spans = [(a, b) for a in range(len(words)) for b in range(a + 1, min(len(words), a + MAX_NAME_WORDS) + 1)]
+    districts = [(a, b) for a, b in spans if "".join(w.key for w in words[a:b]) in tables.districts]
+    for start, end in spans:
+        key = "".join(w.key for w in words[start:end])
+        if key not in tables.current and key not in tables.old:
+            continue
+        if any(a <= start and end <= b and b - a > end - start for a, b in districts):
+            continue  # "Từ Liêm" inside "Nam Từ Liêm" is not a ward
+        typed = "".join(w.typed for w in words[start:end])
+        marker = _marker(words, start, end, _WARD_MARKERS, before=True)
+        used = set(range(start - (marker[1] if marker else 0), end))
+        strong = marker is not None or end - start > 1
+        for district, district_used in _districts_after(words, end, tables):
+            hits += _readings(key, typed, marker, district, words, used | district_used, True)
+        hits += _readings(key, typed, marker, None, words, used, strong)
     return hits
 
 
