@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from bot.telegram import admin, common, feedback, officer, outbox, polls, privacy, qa, track
+from bot.telegram import admin, common, feedback, officer, outbox, polls, privacy, profile, qa, track
 from bot.telegram.deps import DEPS_KEY, BotDeps, FloodGate, RoleFilters, Searcher, deps
 
 if TYPE_CHECKING:
@@ -145,6 +145,7 @@ def _add_handlers(application: Application, roles: RoleFilters) -> None:
     application.add_handlers(common.command_handlers())
     application.add_handlers(common.private_only_handlers(privacy.COMMANDS + feedback.COMMANDS + polls.COMMANDS))
     application.add_handler(feedback.conversation())
+    application.add_handlers(profile.handlers())
     application.add_handler(polls.create_conversation(roles.admins & private))
     application.add_handlers(officer.handlers(roles.officers & private))
     application.add_handlers(admin.handlers(roles.admins & private))

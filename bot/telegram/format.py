@@ -32,6 +32,7 @@ HELP_RESIDENT = (
     "/start - giới thiệu và thông báo về dữ liệu cá nhân\n"
     "/help - danh sách lệnh\n"
     "/gopy - gửi góp ý, phản ánh\n"
+    "/phuongxa - phường/xã của bạn (cho khảo sát theo phường/xã)\n"
     "/theodoi - xem tình trạng góp ý của bạn\n"
     "/khaosat - các cuộc khảo sát đang mở\n"
     "/xoadulieu - rút lại đồng ý và xóa dữ liệu của bạn\n"

@@ -111,7 +111,9 @@ def test_realistic_variants_across_urban_and_rural_hanoi(typed: str, ward: str) 
 def test_several_units_are_all_offered(typed: str, wards: set[str]) -> None:
     found = match_wards(typed)
     assert {c.ward for c in found} == wards
-    assert all(c.old for c in found if c.ward != "Phường Xuân Đỉnh")  # the old address says which one is which
+    assert all(
+        c.old for c in found if c.ward != "Phường Xuân Đỉnh"
+    )  # the old address says which one is which
     assert normalize_ward(typed) == normalize_ward(typed).__class__(typed, False, typed)
 
 
@@ -175,7 +177,9 @@ def test_every_old_hanoi_address_converts_as_underthesea_does() -> None:
     path = _mapping_path()
     assert path is not None
     rows = json.loads(path.read_text(encoding="utf-8"))["ward_mapping"]
-    pairs = sorted({(r["old_ward"], r["old_district"]) for r in rows if r["old_province"] == "Thành phố Hà Nội"})
+    pairs = sorted(
+        {(r["old_ward"], r["old_district"]) for r in rows if r["old_province"] == "Thành phố Hà Nội"}
+    )
     assert len(pairs) > 500
     for ward, district in pairs:
         expected = convert_address(f"{ward}, {district}, Thành phố Hà Nội").new.ward
