@@ -159,14 +159,13 @@ def _tables() -> _Tables:
     current: dict[str, list[_Unit]] = defaultdict(list)
     old: dict[str, list[_OldWard]] = defaultdict(list)
     districts: dict[str, list[_Unit]] = defaultdict(list)
+    hanoi = [row for row in rows if row["new_province"] == HANOI and row["new_ward"]]
     chosen: dict[tuple[str, str], dict[str, object]] = {}
-    for row in rows:
-        if row["new_province"] != HANOI or not row["new_ward"]:
-            continue
+    for row in hanoi:
         pair = (row["old_district"], row["old_ward"])
         if pair not in chosen or row.get("is_default"):
             chosen[pair] = row  # a divided old ward converts to its default successor
-    for name in sorted({str(row["new_ward"]) for row in chosen.values()}):
+    for name in sorted({str(row["new_ward"]) for row in hanoi}):
         unit = _unit(name)
         current[_squash(unit.bare)].append(unit)
     for (district_name, ward_name), row in sorted(chosen.items()):

@@ -137,19 +137,11 @@ async def _save(update: Update, context: ContextTypes.DEFAULT_TYPE, ward: str, d
     return ConversationHandler.END
 
 
-async def skipped(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """«Bỏ qua»: keep the profile as it is."""
-    query = update.callback_query
-    assert query is not None
-    await query.answer()
-    await query.edit_message_reply_markup(reply_markup=None)
-    _clear(context)
-    await reply(update, UNCHANGED)
-    return ConversationHandler.END
-
-
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """/huy: stop without changing anything."""
+    """/huy or «Bỏ qua»: stop without changing the profile."""
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_reply_markup(reply_markup=None)
     _clear(context)
     await reply(update, UNCHANGED)
     return ConversationHandler.END
@@ -178,7 +170,7 @@ def conversation() -> ConversationHandler:
                 TYPING: [MessageHandler(text, typed), MessageHandler(private & ~filters.COMMAND, nudge)],
                 CHOOSING: [
                     CallbackQueryHandler(chosen, pattern=rf"^{PREFIX}:{wardpick.PATTERN}$"),
-                    CallbackQueryHandler(skipped, pattern=rf"^{SKIP}$"),
+                    CallbackQueryHandler(cancel, pattern=rf"^{SKIP}$"),
                     MessageHandler(text, typed),
                     MessageHandler(private & ~filters.COMMAND, nudge),
                 ],

@@ -184,3 +184,13 @@ def test_every_old_hanoi_address_converts_as_underthesea_does() -> None:
     for ward, district in pairs:
         expected = convert_address(f"{ward}, {district}, Thành phố Hà Nội").new.ward
         assert [c.ward for c in match_wards(f"{ward}, {district}")] == [expected], (ward, district)
+
+
+def test_every_current_unit_is_recognised_by_its_own_name() -> None:
+    path = _mapping_path()
+    assert path is not None
+    rows = json.loads(path.read_text(encoding="utf-8"))["ward_mapping"]
+    names = sorted({r["new_ward"] for r in rows if r["new_province"] == "Thành phố Hà Nội"})
+    assert len(names) == 126
+    for name in names:  # a button's choice is stored through normalize_ward: it must come back verified
+        assert normalize_ward(name) == normalize_ward(name).__class__(name, True, name)
