@@ -68,14 +68,22 @@ def main() -> None:
     rows = {}
     for kind in ("convert_address", "match_wards", "match_wards_loose"):
         runs = [probe(kind) for _ in range(args.repeat)]
-        rows[kind] = (median([r["first_ms"] for r in runs]), median([r["later_ms"] for r in runs]), runs[0]["n"])
+        rows[kind] = (
+            median([r["first_ms"] for r in runs]),
+            median([r["later_ms"] for r in runs]),
+            runs[0]["n"],
+        )
     base_first, base_later, _ = rows["convert_address"]
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs\n")
     print("| what | inputs | first call (ms) | later calls (ms each) | first / baseline | later / baseline |")
     print("|---|---|---|---|---|---|")
     for kind, (first, later, n) in rows.items():
-        print(f"| {kind} | {n} | {first:.1f} | {later:.3f} | {first / base_first:.2f} | {later / base_later:.2f} |")
-    print("\nbaseline: underthesea.convert_address on 'Phường X, Quận Y, Thành phố Hà Nội' (the previous path)")
+        print(
+            f"| {kind} | {n} | {first:.1f} | {later:.3f} | {first / base_first:.2f} | {later / base_later:.2f} |"
+        )
+    print(
+        "\nbaseline: underthesea.convert_address on 'Phường X, Quận Y, Thành phố Hà Nội' (the previous path)"
+    )
 
 
 if __name__ == "__main__":

@@ -244,10 +244,9 @@ def _extra(words: list[_Word], used: set[int]) -> int:
 def _hits(words: list[_Word], tables: _Tables) -> list[_Hit]:
     """Every reading: a ward name, optionally preceded by a marker and followed by an old district."""
     hits: list[_Hit] = []
-    spans = [(a, b) for a in range(len(words)) for b in range(a + 1, min(len(words), a + MAX_NAME_WORDS) + 1)]
-    districts = [(a, b) for a, b in spans if "".join(w.key for w in words[a:b]) in tables.districts]
-    for start, end in spans:
-        key = "".join(w.key for w in words[start:end])
+    spans = _span_keys(words)
+    districts = [(a, b) for (a, b), key in spans.items() if key in tables.districts]
+    for (start, end), key in spans.items():
         if key not in tables.current and key not in tables.old:
             continue
         if any(a <= start and end <= b and b - a > end - start for a, b in districts):
@@ -260,6 +259,17 @@ def _hits(words: list[_Word], tables: _Tables) -> list[_Hit]:
             hits += _readings(key, typed, marker, district, words, used | district_used, True)
         hits += _readings(key, typed, marker, None, words, used, strong)
     return hits
+
+
+def _span_keys(words: list[_Word]) -> dict[tuple[int, int], str]:
+    """The table key of every run of up to MAX_NAME_WORDS words, by (start, end)."""
+    keys: dict[tuple[int, int], str] = {}
+    for start in range(len(words)):
+        key = ""
+        for end in range(start + 1, min(len(words), start + MAX_NAME_WORDS) + 1):
+            key += words[end - 1].key
+            keys[start, end] = key
+    return keys
 
 
 def _districts_after(words: list[_Word], end: int, tables: _Tables) -> list[tuple[list[_Unit], set[int]]]:
