@@ -368,6 +368,29 @@ def _distance(a: str, b: str) -> int:
     return rows[-1][-1]
 
 
+def _deletions(word: str) -> set[str]:
+    """The word and every form of it with one letter removed (symmetric-delete typo lookup)."""
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+@lru_cache(maxsize=1)
+def _deletion_index() -> dict[str, tuple[str, ...]]:
+    """Each one-letter deletion of a known word → the known words it comes from."""
+    index: dict[str, list[str]] = defaultdict(list)
+    for word in sorted(_tables().vocabulary):
+        for form in _deletions(word):
+            index[form].append(word)
+    return {form: tuple(words) for form, words in index.items()}
+
+
+@lru_cache(maxsize=4096)
+def _near(key: str) -> tuple[str, ...]:
+    """The known words one edit (insert, delete, substitute, swap) away from an unknown word."""
+    index = _deletion_index()
+    found = {w for form in _deletions(key) for w in index.get(form, ())}
+    return tuple(sorted(w for w in found if _distance(key, w) == 1))
+
+
 def _corrected(words: list[_Word], vocabulary: frozenset[str]) -> list[_Word] | None:
     """Unknown words of 3+ letters replaced by the one known word one edit away (None: nothing to fix)."""
     fixed, changed = [], False
@@ -375,7 +398,7 @@ def _corrected(words: list[_Word], vocabulary: frozenset[str]) -> list[_Word] | 
         if word.key in vocabulary or len(word.key) < 3 or not word.key.isalpha():
             fixed.append(word)
             continue
-        near = [v for v in vocabulary if abs(len(v) - len(word.key)) <= 1 and _distance(word.key, v) == 1]
+        near = _near(word.key)
         if len(near) == 1:
             fixed.append(_Word(near[0], near[0]))
             changed = True

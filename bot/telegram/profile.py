@@ -48,7 +48,7 @@ SKIP = fmt.callback(PREFIX, "skip")
 
 
 def _draft(context: ContextTypes.DEFAULT_TYPE) -> dict[str, Any]:
-    """The /phuongxa draft: the candidates offered (kept in user_data, so it survives a restart)."""
+    """The /phuongxa draft in user_data: the candidates offered."""
     return user_draft(context, DRAFT)
 
 
@@ -158,7 +158,11 @@ async def timed_out(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def conversation() -> ConversationHandler:
-    """The persistent /phuongxa conversation (private chats; ends by itself after 10 idle minutes)."""
+    """The /phuongxa conversation (private chats; ends by itself after 10 idle minutes).
+
+    Not persistent: after a restart the resident simply types /phuongxa again, and a half-finished
+    edit can never capture the questions they type later.
+    """
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     text = private & filters.TEXT & ~filters.COMMAND
     with warnings.catch_warnings():
@@ -178,7 +182,6 @@ def conversation() -> ConversationHandler:
             },
             fallbacks=[CommandHandler("huy", cancel)],
             name="phuongxa",
-            persistent=True,
             allow_reentry=True,
             conversation_timeout=TIMEOUT_SECONDS,
         )
