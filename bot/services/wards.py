@@ -204,16 +204,12 @@ def _accents_agree(typed: str, name: str) -> bool:
 
 
 def _marker(
-    words: list[_Word],
-    start: int,
-    end: int,
-    markers: tuple[tuple[tuple[str, ...], str, str], ...],
-    before: bool,
+    words: list[_Word], at: int, markers: tuple[tuple[tuple[str, ...], str, str], ...], *, before: bool
 ) -> tuple[str, int] | None:
-    """(kind, number of words) of a unit marker just before `start` (before=True) or at `end`."""
+    """(kind, number of words) of a unit marker ending at word `at` (before=True) or starting there."""
     for folded, accented, kind in markers:
         size = len(folded)
-        lo = start - size if before else end
+        lo = at - size if before else at
         if lo < 0 or lo + size > len(words):
             continue
         span = words[lo : lo + size]
@@ -252,12 +248,12 @@ def _hits(words: list[_Word], tables: _Tables) -> list[_Hit]:
         if any(a <= start and end <= b and b - a > end - start for a, b in districts):
             continue  # "Từ Liêm" inside "Nam Từ Liêm" is not a ward
         typed = "".join(w.typed for w in words[start:end])
-        marker = _marker(words, start, end, _WARD_MARKERS, before=True)
+        marker = _marker(words, start, _WARD_MARKERS, before=True)
         used = set(range(start - (marker[1] if marker else 0), end))
         strong = marker is not None or end - start > 1
         for district, district_used in _districts_after(words, end, tables):
-            hits += _readings(key, typed, marker, district, words, used | district_used, True)
-        hits += _readings(key, typed, marker, None, words, used, strong)
+            hits += _readings(tables, key, typed, marker, district, _extra(words, used | district_used), True)
+        hits += _readings(tables, key, typed, marker, None, _extra(words, used), strong)
     return hits
 
 
@@ -274,7 +270,7 @@ def _span_keys(words: list[_Word]) -> dict[tuple[int, int], str]:
 
 def _districts_after(words: list[_Word], end: int, tables: _Tables) -> list[tuple[list[_Unit], set[int]]]:
     """Old districts named right after a ward name (with or without 'Quận', 'Huyện', 'Thị xã')."""
-    marker = _marker(words, end, end, _DISTRICT_MARKERS, before=False)
+    marker = _marker(words, end, _DISTRICT_MARKERS, before=False)
     start = end + (marker[1] if marker else 0)
     found = []
     for stop in range(start + 1, min(len(words), start + MAX_NAME_WORDS) + 1):
@@ -291,18 +287,19 @@ def _districts_after(words: list[_Word], end: int, tables: _Tables) -> list[tupl
 
 
 def _readings(
+    tables: _Tables,
     key: str,
     typed: str,
     marker: tuple[str, int] | None,
     districts: list[_Unit] | None,
-    words: list[_Word],
-    used: set[int],
+    extra: int,
     strong: bool,
 ) -> list[_Hit]:
-    """The candidates of one ward name (current units and old wards), scored; a one-word name without a
-    marker or district must stand alone."""
-    tables = _tables()
-    extra = _extra(words, used)
+    """The candidates of one ward name (current units and old wards), scored.
+
+    `extra` counts the unrecognised words around it; a weak reading (one word, no marker, no district)
+    must stand alone.
+    """
     if extra > MAX_EXTRA_WORDS or (extra and not strong):
         return []
     hits = []
