@@ -36,7 +36,7 @@ ASK = (
     "trong /gopy. Gõ /huy để thôi."
 )
 CURRENT = "Phường/xã đang lưu: <b>{ward}</b>."
-SAVED = "✅ Đã lưu phường/xã của bạn: <b>{ward}</b>{old}."
+SAVED = "✅ Đã lưu phường/xã của bạn: {ward}."
 SAVED_AS_TYPED = (
     "✅ Đã lưu như bạn gõ: <b>{ward}</b>. Vì mình chưa nhận ra phường/xã này, các khảo sát dành riêng "
     "cho một phường/xã có thể chưa nhận phiếu của bạn; bạn có thể gõ /phuongxa để sửa lại."
@@ -100,10 +100,7 @@ async def _recognise(update: Update, context: ContextTypes.DEFAULT_TYPE, text: s
     if found.match is None:
         await reply(update, found.text, reply_markup=found.keyboard)
         return CHOOSING
-    old = f" (trước đây: {fmt.esc(found.match.old)})" if found.match.old else ""
-    return await _save(
-        update, context, found.match.ward, SAVED.format(ward=fmt.esc(found.match.ward), old=old)
-    )
+    return await _save(update, context, found.match.ward, SAVED.format(ward=wardpick.describe(found.match)))
 
 
 async def chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -118,7 +115,7 @@ async def chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
         return CHOOSING
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
-    done = SAVED_AS_TYPED.format(ward=fmt.esc(ward)) if keep else SAVED.format(ward=fmt.esc(ward), old="")
+    done = SAVED_AS_TYPED.format(ward=fmt.esc(ward)) if keep else SAVED.format(ward=f"<b>{fmt.esc(ward)}</b>")
     return await _save(update, context, ward, done)
 
 

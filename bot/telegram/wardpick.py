@@ -86,7 +86,12 @@ def chosen(draft: dict[str, Any], data: str) -> str | None:
     return ward
 
 
-def confirmation(match: WardCandidate) -> str:
-    """The recognised ward, as confirmed to the resident (escaped HTML)."""
+def describe(match: WardCandidate) -> str:
+    """The recognised unit in bold, with the old address it came from (escaped HTML)."""
     old = f" (trước đây: {fmt.esc(match.old)})" if match.old else ""
-    return f"Phường/xã: <b>{fmt.esc(match.ward)}</b>{old}."
+    return f"<b>{fmt.esc(match.ward)}</b>{old}"
+
+
+def confirmation(match: WardCandidate) -> str:
+    """The recognised ward, as confirmed to the resident in /gopy."""
+    return f"Phường/xã: {describe(match)}."
