@@ -45,8 +45,10 @@ audit: AuditAction; record_audit(session, actor, action, target, details) adds t
 questions: record_unanswered(text) -> count; top_unanswered(limit) -> [UnansweredView(text, count, ...)];
     record_rating(text, helpful, idempotency_key) -> RatingView(text, helpful, not_helpful, last_seen)
     (anonymous, per normalised question); top_unhelpful(limit) -> [RatingView] (not_helpful > 0).
-wards: normalize_ward(text) -> WardResult (current Hà Nội units; old 3-level addresses converted with
-    underthesea.convert_address; unknown kept as typed with verified=False).
+wards: match_wards(text, limit=5) -> list[WardCandidate(ward, old)] (every current Hà Nội unit the typed
+    text may mean: no diacritics, abbreviations, no commas, filler words, one typo; old 3-level addresses
+    converted with underthesea's mapping); normalize_ward(text) -> WardResult (the one match, verified;
+    else, when none or several match, the input kept as typed with verified=False).
 
 Decisions: a status change notifies the feedback's author whenever a chat id is on file (updates on one's
 own feedback are part of the feedback purpose); the `notifications` consent covers unsolicited messages

@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from bot.telegram import admin, common, feedback, officer, outbox, polls, privacy, qa, staff, track
+from bot.telegram import admin, common, feedback, officer, outbox, polls, privacy, profile, qa, staff, track
 from bot.telegram.deps import DEPS_KEY, BotDeps, FloodGate, RoleFilters, Searcher, deps
 from bot.telegram.persistence import DatabasePersistence, expire_flows, refresh_flows_handler
 
@@ -123,7 +123,7 @@ def _add_handlers(application: Application, settings: Settings) -> None:
     (group -1) checks the sender's role in the database on every staff action."""
     private = filters.ChatType.PRIVATE
     question = private & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
-    flows = [feedback.conversation(), polls.create_conversation(private)]
+    flows = [feedback.conversation(), profile.conversation(), polls.create_conversation(private)]
     timeout = settings.conversation_timeout_minutes * 60
     application.add_handler(refresh_flows_handler(flows, timeout), group=-3)
     application.add_handler(common.flood_handler(), group=-2)
@@ -132,6 +132,7 @@ def _add_handlers(application: Application, settings: Settings) -> None:
     application.add_handlers(common.command_handlers())
     application.add_handlers(common.private_only_handlers(privacy.COMMANDS + feedback.COMMANDS + polls.COMMANDS))
     application.add_handlers(flows)
+    application.add_handlers(profile.handlers())
     application.add_handlers(officer.handlers(private))
     application.add_handlers(admin.handlers(private))
     application.add_handlers(polls.handlers(private))

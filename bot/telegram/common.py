@@ -223,6 +223,7 @@ RESIDENT_COMMANDS = [
     ("start", "Giới thiệu và quyền riêng tư"),
     ("help", "Danh sách lệnh"),
     ("gopy", "Gửi góp ý, phản ánh"),
+    ("phuongxa", "Phường/xã của tôi"),
     ("theodoi", "Tình trạng góp ý của tôi"),
     ("khaosat", "Khảo sát đang mở"),
     ("xoadulieu", "Xóa dữ liệu của tôi"),

@@ -17,6 +17,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.telegram import format as fmt
+from bot.telegram import wardpick
 from bot.telegram.common import Callback, consent_keyboard, grant_consent, reply
 from bot.telegram.deps import call, idempotency_key, pseudonym, user_draft
 
@@ -138,13 +139,39 @@ async def category_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 
 async def ward_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """Remember the typed ward and ask for the content."""
+    """Recognise the typed ward: one match is confirmed, several are offered as buttons, none explained."""
+    from bot.services.errors import InvalidInputError
+
     message = update.effective_message
     assert message is not None and message.text is not None
     ward = " ".join(message.text.split())
     if len(ward) > MAX_WARD:
         await reply(update, WARD_TOO_LONG)
         return WARD
+    try:
+        matches = await wardpick.recognise(ward)
+    except InvalidInputError as exc:
+        await reply(update, f"{fmt.esc(exc.message)} Hoặc bấm «Bỏ qua».")
+        return WARD
+    found = wardpick.offer(_draft(context), "gw", ward, matches, skip=fmt.callback("gw", "skip"))
+    if found.match is None:
+        await reply(update, found.text, reply_markup=found.keyboard)
+        return WARD
+    _draft(context)["ward"] = found.match.ward
+    await reply(update, f"{wardpick.confirmation(found.match)}\n{ASK_CONTENT}")
+    return CONTENT
+
+
+async def ward_chosen(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """A candidate (or «Giữ như đã gõ») was pressed: remember that ward and ask for the content."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    ward = wardpick.chosen(_draft(context), query.data)
+    if ward is None:
+        await query.answer(wardpick.STALE, show_alert=True)
+        return WARD
+    await query.answer()
+    await query.edit_message_text(f"Phường/xã: <b>{fmt.esc(ward)}</b>", parse_mode="HTML")
     _draft(context)["ward"] = ward
     await reply(update, ASK_CONTENT)
     return CONTENT
@@ -308,6 +335,7 @@ def conversation() -> ConversationHandler:
                 WARD: [
                     MessageHandler(private & filters.TEXT & ~filters.COMMAND, ward_typed),
                     CallbackQueryHandler(ward_skipped, pattern=r"^gw:skip$"),
+                    CallbackQueryHandler(ward_chosen, pattern=rf"^gw:{wardpick.PATTERN}$"),
                     MessageHandler(other, _nudge(ASK_WARD)),
                 ],
                 CONTENT: [

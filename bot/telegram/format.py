@@ -32,6 +32,7 @@ HELP_RESIDENT = (
     "/start - giới thiệu và thông báo về dữ liệu cá nhân\n"
     "/help - danh sách lệnh\n"
     "/gopy - gửi góp ý, phản ánh\n"
+    "/phuongxa - phường/xã của bạn (cho khảo sát theo phường/xã)\n"
     "/theodoi - xem tình trạng góp ý của bạn\n"
     "/khaosat - các cuộc khảo sát đang mở\n"
     "/xoadulieu - rút lại đồng ý và xóa dữ liệu của bạn\n"
@@ -86,6 +87,7 @@ FLOW_TIMED_OUT = {
         "Khi nào muốn gửi, bạn gõ /gopy nhé. Bạn vẫn có thể đặt câu hỏi bất cứ lúc nào."
     ),
     "taokhaosat": "⌛ Việc tạo khảo sát đã dừng vì {minutes} phút không có phản hồi. Gõ /taokhaosat để bắt đầu lại.",
+    "phuongxa": "⌛ Việc lưu phường/xã đã dừng vì {minutes} phút không có phản hồi. Gõ /phuongxa khi bạn sẵn sàng.",
     "default": "⌛ Thao tác đang làm đã kết thúc vì {minutes} phút không có phản hồi.",
 }
 
