@@ -49,11 +49,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:
-    """Writers take the write lock up front (no deadlocked lock upgrades); read-only sessions do not."""
-    if conn.get_execution_options().get(READ_ONLY):
-        conn.exec_driver_sql("BEGIN")
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    """Writers take the write lock up front (no deadlocked lock upgrades); readers never take it.
+
+    A read-only transaction is a deferred `BEGIN` on a connection switched to `PRAGMA query_only`, so
+    it reads one snapshot while residents write, and any write inside it fails at once instead of
+    trying to upgrade to the write lock.
+    """
+    read_only = bool(conn.get_execution_options().get(READ_ONLY))
+    info = conn.connection.info
+    if info.get(READ_ONLY) is not read_only:
+        conn.exec_driver_sql(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
+        info[READ_ONLY] = read_only
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(target: Settings | str, **kwargs: Any) -> Engine:
@@ -77,9 +84,16 @@ def make_engine(target: Settings | str, **kwargs: Any) -> Engine:
 
 def is_unavailable(exc: BaseException) -> bool:
     """True for errors meaning the database cannot be reached or stays locked."""
+    if is_read_only_violation(exc):
+        return False
     return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
         isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
     )
+
+
+def is_read_only_violation(exc: BaseException) -> bool:
+    """True when code tried to write inside a read-only session (a bug, not an outage)."""
+    return isinstance(exc, sa.exc.OperationalError) and "readonly database" in str(exc.orig)
 
 
 @contextmanager
@@ -87,7 +101,8 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
     """A session that is closed at the end; unreachable-database errors become DatabaseUnavailableError.
 
     Services commit their own transactions; anything left uncommitted is rolled back on exit.
-    `read_only=True` (SQLite) starts a deferred transaction that does not block writers (long exports).
+    `read_only=True` (SQLite) reads a snapshot in a deferred transaction that never takes the write lock,
+    so reports and lists do not block residents' writes; writing in it fails (see `write_transaction`).
     """
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
     session = Session(bind, expire_on_commit=False)
@@ -99,6 +114,23 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """A new, short write transaction in `session` (also a read-only one), committed at the end.
+
+    For the one write that follows a long read, such as an export's audit entry: the read snapshot is
+    ended first, so the write never upgrades a reader's lock (SQLite: `BEGIN IMMEDIATE`).
+    """
+    session.commit()
+    session.connection(execution_options={READ_ONLY: False})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def _alembic_config(connection: sa.Connection) -> Any:

@@ -11,10 +11,13 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from bot.services.errors import InvalidInputError
+from bot.text import fold
 
 HANOI = "Thành phố Hà Nội"
 MAX_WARD_INPUT = 200
 _PREFIXES = ("phuong", "xa", "thitran")
+_ABBREVIATIONS = {"p": "phuong", "x": "xa", "tt": "thi tran"}
+_ABBREVIATED = re.compile(r"^(p|x|tt)(?:\.\s*|\s+)")
 
 
 @dataclass(frozen=True)
@@ -27,9 +30,9 @@ class WardResult:
 
 
 def _key(text: str) -> str:
-    """Lowercase ASCII letters and digits only (diacritics removed)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().replace("đ", "d"))
-    return re.sub(r"[^a-z0-9]", "", "".join(c for c in decomposed if not unicodedata.combining(c)))
+    """Folded (bot.text.fold) to ASCII letters and digits only; 'P. X' and 'X. Y' abbreviations spelt out."""
+    folded = _ABBREVIATED.sub(lambda m: _ABBREVIATIONS[m.group(1)] + " ", fold(text))
+    return re.sub(r"[^a-z0-9]", "", folded)
 
 
 @lru_cache(maxsize=1)
