@@ -51,7 +51,7 @@ def parse_local_date(text: str) -> date:
     try:
         return to_local(local_moment(datetime.fromisoformat(value))).date()
     except ValueError:
-        raise DateInputError(f"Ngày '{text}' không hợp lệ; nhập dạng {DATE_HELP} (invalid date).") from None
+        raise DateInputError(f"Thời gian không hợp lệ: '{text}'. Ngày nhập dạng {DATE_HELP} (giờ Hà Nội).") from None
 
 
 def parse_local_datetime(text: str, *, end_of_day: bool = False) -> datetime:
@@ -65,9 +65,7 @@ def parse_local_datetime(text: str, *, end_of_day: bool = False) -> datetime:
     try:
         return local_moment(datetime.fromisoformat(value)).astimezone(UTC)
     except ValueError:
-        raise DateInputError(
-            f"Thời gian '{text}' không hợp lệ; nhập dạng {DATETIME_HELP} (giờ Hà Nội)."
-        ) from None
+        raise DateInputError(f"Thời gian không hợp lệ: '{text}'; nhập dạng {DATETIME_HELP} (giờ Hà Nội).") from None
 
 
 def local_moment(moment: datetime) -> datetime:
