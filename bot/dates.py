@@ -22,24 +22,26 @@ class DateInputError(InvalidInputError):
     """A date or time the user typed could not be read; `message` is Vietnamese."""
 
 
-def _parse_day(text: str) -> date | None:
-    """A calendar day in one of DATE_FORMATS, or None."""
-    for pattern in DATE_FORMATS:
+def _strptime_any(text: str, patterns: tuple[str, ...]) -> datetime | None:
+    """`text` read with the first of `patterns` that fits, or None."""
+    for pattern in patterns:
         try:
-            return datetime.strptime(text, pattern).date()
+            return datetime.strptime(text, pattern)
         except ValueError:
             continue
     return None
+
+
+def _parse_day(text: str) -> date | None:
+    """A calendar day in one of DATE_FORMATS, or None."""
+    parsed = _strptime_any(text, DATE_FORMATS)
+    return parsed.date() if parsed else None
 
 
 def _parse_clock(text: str) -> time | None:
     """A wall-clock time in one of TIME_FORMATS, or None."""
-    for pattern in TIME_FORMATS:
-        try:
-            return datetime.strptime(text, pattern).time()
-        except ValueError:
-            continue
-    return None
+    parsed = _strptime_any(text, TIME_FORMATS)
+    return parsed.time() if parsed else None
 
 
 def parse_local_date(text: str) -> date:

@@ -18,6 +18,8 @@ from bot.services.errors import DatabaseUnavailableError
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "citizenbot_read_only"
+PG_READ_ONLY = "postgresql_readonly"
+PG_READ_ONLY_SQLSTATE = "25006"
 
 
 def _url_of(target: Settings | str) -> str:
@@ -93,7 +95,17 @@ def is_unavailable(exc: BaseException) -> bool:
 
 def is_read_only_violation(exc: BaseException) -> bool:
     """True when code tried to write inside a read-only session (a bug, not an outage)."""
-    return isinstance(exc, sa.exc.OperationalError) and "readonly database" in str(exc.orig)
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    return "readonly database" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == PG_READ_ONLY_SQLSTATE
+
+
+def _read_only_options(engine: Engine | sa.Connection, read_only: bool) -> dict[str, bool]:
+    """Execution options of a read-only (or, explicitly, a writing) transaction on this backend."""
+    options = {READ_ONLY: read_only}
+    if engine.dialect.name == "postgresql":
+        options[PG_READ_ONLY] = read_only
+    return options
 
 
 @contextmanager
@@ -101,10 +113,11 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
     """A session that is closed at the end; unreachable-database errors become DatabaseUnavailableError.
 
     Services commit their own transactions; anything left uncommitted is rolled back on exit.
-    `read_only=True` (SQLite) reads a snapshot in a deferred transaction that never takes the write lock,
-    so reports and lists do not block residents' writes; writing in it fails (see `write_transaction`).
+    `read_only=True` reads a snapshot without ever taking SQLite's write lock (a deferred transaction
+    under `PRAGMA query_only`; READ ONLY on PostgreSQL), so reports and lists do not block residents'
+    writes; a write in it fails at once (see `write_transaction` for the one write after a long read).
     """
-    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    bind = engine.execution_options(**_read_only_options(engine, True)) if read_only else engine
     session = Session(bind, expire_on_commit=False)
     try:
         yield session
@@ -124,7 +137,9 @@ def write_transaction(session: Session) -> Iterator[Session]:
     ended first, so the write never upgrades a reader's lock (SQLite: `BEGIN IMMEDIATE`).
     """
     session.commit()
-    session.connection(execution_options={READ_ONLY: False})
+    bind = session.get_bind()
+    assert isinstance(bind, Engine)
+    session.connection(execution_options=_read_only_options(bind, False))
     try:
         yield session
         session.commit()
