@@ -53,7 +53,9 @@ def parse_local_date(text: str) -> date:
     try:
         return to_local(local_moment(datetime.fromisoformat(value))).date()
     except ValueError:
-        raise DateInputError(f"Thời gian không hợp lệ: '{text}'. Ngày nhập dạng {DATE_HELP} (giờ Hà Nội).") from None
+        raise DateInputError(
+            f"Thời gian không hợp lệ: '{text}'. Ngày nhập dạng {DATE_HELP} (giờ Hà Nội)."
+        ) from None
 
 
 def parse_local_datetime(text: str, *, end_of_day: bool = False) -> datetime:
@@ -67,7 +69,9 @@ def parse_local_datetime(text: str, *, end_of_day: bool = False) -> datetime:
     try:
         return local_moment(datetime.fromisoformat(value)).astimezone(UTC)
     except ValueError:
-        raise DateInputError(f"Thời gian không hợp lệ: '{text}'; nhập dạng {DATETIME_HELP} (giờ Hà Nội).") from None
+        raise DateInputError(
+            f"Thời gian không hợp lệ: '{text}'; nhập dạng {DATETIME_HELP} (giờ Hà Nội)."
+        ) from None
 
 
 def local_moment(moment: datetime) -> datetime:

@@ -97,7 +97,9 @@ def is_read_only_violation(exc: BaseException) -> bool:
     """True when code tried to write inside a read-only session (a bug, not an outage)."""
     if not isinstance(exc, sa.exc.DBAPIError):
         return False
-    return "readonly database" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == PG_READ_ONLY_SQLSTATE
+    return (
+        "readonly database" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == PG_READ_ONLY_SQLSTATE
+    )
 
 
 def _read_only_options(engine: Engine | sa.Connection, read_only: bool) -> dict[str, bool]:

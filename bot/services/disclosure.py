@@ -34,7 +34,9 @@ def shown(count: int) -> int | str:
     return SMALL if is_small(count) else count
 
 
-def mask_table(cells: Mapping[tuple[R, C], int], rows: Sequence[R], cols: Sequence[C]) -> dict[tuple[R, C], str]:
+def mask_table(
+    cells: Mapping[tuple[R, C], int], rows: Sequence[R], cols: Sequence[C]
+) -> dict[tuple[R, C], str]:
     """The cells of a rows × cols table to hide, with their mark ("<5" or "ẩn"); missing cells count 0."""
     totals = {r: sum(cells.get((r, c), 0) for c in cols) for r in rows}
     marks: dict[tuple[R, C], str] = {

@@ -40,7 +40,9 @@ def test_the_fixture_really_moves_the_server_clock() -> None:
         time.tzset()
 
 
-@pytest.mark.parametrize("typed", ["2026-03-01", "01/03/2026", "1/3/2026", "01-03-2026", "01.03.2026", " 01/03/2026 "])
+@pytest.mark.parametrize(
+    "typed", ["2026-03-01", "01/03/2026", "1/3/2026", "01-03-2026", "01.03.2026", " 01/03/2026 "]
+)
 def test_typed_dates_are_calendar_days(server_zone: str, typed: str) -> None:
     assert parse_local_date(typed) == date(2026, 3, 1)
 

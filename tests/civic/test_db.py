@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot.config import Settings
 from bot.db.engine import (
@@ -223,7 +223,7 @@ def test_a_long_read_only_read_does_not_block_writers(database_url: str) -> None
             session.commit()
         seen = 0
         with session_scope(engine, read_only=True) as reader:
-            stream = reader.execute(sa.select(AuditLog.id).execution_options(yield_per=100))
+            stream = reader.execute(sa.select(col(AuditLog.id)).execution_options(yield_per=100))
             for seen, _ in enumerate(stream, start=1):
                 if seen in (10, 1500):
                     with session_scope(engine) as writer:
@@ -239,7 +239,7 @@ def test_writing_in_a_read_only_session_fails_at_once_and_is_not_an_outage(datab
     engine = impatient_engine(database_url)
     try:
         with pytest.raises(sa.exc.DBAPIError) as caught, session_scope(engine, read_only=True) as reader:
-            reader.execute(sa.select(AuditLog.id)).all()
+            reader.execute(sa.select(col(AuditLog.id))).all()
             add_audit(reader, 1)
             reader.flush()
         assert is_read_only_violation(caught.value) and not is_unavailable(caught.value)
@@ -266,7 +266,7 @@ def test_the_write_after_a_long_read_gets_its_own_transaction(database_url: str)
                 add_audit(reader, 3)
                 reader.flush()
         with session_scope(engine) as session:
-            actions = session.execute(sa.select(AuditLog.action).order_by(AuditLog.action)).scalars().all()
+            actions = session.execute(sa.select(col(AuditLog.action)).order_by(col(AuditLog.action))).scalars().all()
         assert actions == ["test-1", "test-2"]
     finally:
         engine.dispose()

@@ -108,7 +108,9 @@ class ExportResult:
         return [self.path] + ([self.chart_path] if self.chart_path else [])
 
 
-def _write_files(session: Session, out: Path, fmt: Format, filters: FeedbackFilter, chunk_size: int) -> ExportResult:
+def _write_files(
+    session: Session, out: Path, fmt: Format, filters: FeedbackFilter, chunk_size: int
+) -> ExportResult:
     """Read (only) and write the export files."""
     rows = iter_feedback(session, filters, chunk_size=chunk_size)
     if fmt == "csv":

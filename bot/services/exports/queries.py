@@ -200,7 +200,11 @@ def poll_reports(session: Session, filters: FeedbackFilter) -> list[PollReport]:
     if filters.date_from:
         end = sa.func.coalesce(col(Poll.closed_at), col(Poll.closes_at))
         stmt = stmt.where(sa.or_(end.is_(None), end >= local_day_start(filters.date_from)))
-    polls = [p for p in session.execute(stmt).scalars() if not (filters.ward and p.wards and filters.ward not in p.wards)]
+    polls = [
+        p
+        for p in session.execute(stmt).scalars()
+        if not (filters.ward and p.wards and filters.ward not in p.wards)
+    ]
     if not polls:
         return []
     ids = [p.id for p in polls]

@@ -77,7 +77,12 @@ def _render(card: PollCard) -> tuple[str, InlineKeyboardMarkup]:
     elif card.hidden:
         lines.append(f"<i>{fmt.esc(card.hidden)}</i>")
     rows = [
-        [InlineKeyboardButton(("✅ " if o.id == card.choice else "") + o.text, callback_data=fmt.callback("pv", poll.id, o.id))]
+        [
+            InlineKeyboardButton(
+                ("✅ " if o.id == card.choice else "") + o.text,
+                callback_data=fmt.callback("pv", poll.id, o.id),
+            )
+        ]
         for o in poll.options
     ]
     if card.choice:
@@ -109,9 +114,7 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     _, poll_id, option_id = query.data.split(":")
-    await _vote_action(
-        update, context, int(poll_id), polls.cast_vote, option_id=int(option_id)
-    )
+    await _vote_action(update, context, int(poll_id), polls.cast_vote, option_id=int(option_id))
 
 
 async def withdraw(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -134,7 +137,12 @@ async def _vote_action(
     key = pseudonym(update, context)
     try:
         result = await call(
-            context, fn, pseudonym=key, poll_id=poll_id, idempotency_key=idempotency_key(update, context), **kwargs
+            context,
+            fn,
+            pseudonym=key,
+            poll_id=poll_id,
+            idempotency_key=idempotency_key(update, context),
+            **kwargs,
         )
         card = await call(context, poll_card, read_only=True, pseudonym=key, poll_id=poll_id)
     except ConsentRequiredError:

@@ -36,7 +36,9 @@ VISIBILITY = {
     "after_close": "Mọi người, sau khi đóng",
     "officers": "Chỉ cán bộ",
 }
-CREATED = "✅ Đã tạo khảo sát số <b>{id}</b>: {question}\nCư dân xem bằng /khaosat; đóng bằng /dongkhaosat {id}."
+CREATED = (
+    "✅ Đã tạo khảo sát số <b>{id}</b>: {question}\nCư dân xem bằng /khaosat; đóng bằng /dongkhaosat {id}."
+)
 CREATE_CANCELLED = "Đã hủy tạo khảo sát."
 ASK_WARDS = (
     "Khảo sát dành cho phường/xã nào? Gõ tên các phường/xã, cách nhau bằng dấu phẩy "
@@ -171,7 +173,10 @@ async def skip_closes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
 
 async def _ask_visibility(update: Update) -> int:
     """Offer the three visibility buttons."""
-    rows = [[InlineKeyboardButton(label, callback_data=fmt.callback("tv", code))] for code, label in VISIBILITY.items()]
+    rows = [
+        [InlineKeyboardButton(label, callback_data=fmt.callback("tv", code))]
+        for code, label in VISIBILITY.items()
+    ]
     await reply(update, ASK_VISIBILITY, reply_markup=InlineKeyboardMarkup(rows))
     return SHOW
 
@@ -205,16 +210,16 @@ async def create_finish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
         return ConversationHandler.END
     await query.edit_message_reply_markup(reply_markup=None)
     context.user_data.pop(DRAFT, None)
-    await reply(update, CREATED.format(id=poll.id, question=fmt.esc(poll.question)) + "\n" + _scope_line(poll))
+    await reply(
+        update, CREATED.format(id=poll.id, question=fmt.esc(poll.question)) + "\n" + _scope_line(poll)
+    )
     return ConversationHandler.END
 
 
 def _scope_line(poll: Any) -> str:
     """Who may vote and when the poll closes, for the admin's confirmation."""
     scope = ", ".join(poll.wards) if poll.wards else "mọi phường/xã"
-    closes = (
-        f"tự đóng lúc {format_local(poll.closes_at)}" if poll.closes_at else "đóng bằng tay"
-    )
+    closes = f"tự đóng lúc {format_local(poll.closes_at)}" if poll.closes_at else "đóng bằng tay"
     return f"Phạm vi: {fmt.esc(scope)}; {closes}."
 
 
@@ -244,7 +249,9 @@ def create_conversation(admins: filters.BaseFilter) -> ConversationHandler:
                     MessageHandler(text, create_closes),
                     CallbackQueryHandler(skip_closes, pattern=r"^tc:skip$"),
                 ],
-                SHOW: [CallbackQueryHandler(create_finish, pattern=r"^tv:(after_vote|after_close|officers)$")],
+                SHOW: [
+                    CallbackQueryHandler(create_finish, pattern=r"^tv:(after_vote|after_close|officers)$")
+                ],
             },
             fallbacks=[CommandHandler("huy", create_cancel)],
             name="taokhaosat",
