@@ -110,18 +110,11 @@ def _write_summary_sheet(wb: Any, ws: Any, summary: Summary, styles: _Styles, de
     ws.write_number(2, 1, summary.total, styles.bold_int)
 
     status_top = 4
-    ws.write_row(status_top, 0, ("Trạng thái", "Số góp ý"), styles.header)
     statuses = summary.status_counts()
-    for i, (label, n) in enumerate(statuses, start=status_top + 1):
-        ws.write_string(i, 0, label)
-        ws.write_number(i, 1, n, styles.int)
-
+    _write_counts(ws, status_top, "Trạng thái", statuses, styles)
     cat_top = status_top + len(statuses) + 2
-    ws.write_row(cat_top, 0, ("Lĩnh vực", "Số góp ý"), styles.header)
     categories = summary.by_category()
-    for i, (label, n) in enumerate(categories, start=cat_top + 1):
-        ws.write_string(i, 0, label)
-        ws.write_number(i, 1, n, styles.int)
+    _write_counts(ws, cat_top, "Lĩnh vực", categories, styles)
 
     matrix_top = cat_top + len(categories) + 2
     wards = _write_ward_matrix(ws, matrix_top, summary, styles)
@@ -165,6 +158,14 @@ def _write_summary_sheet(wb: Any, ws: Any, summary: Summary, styles: _Styles, de
         )
         _style_chart(ward_chart, f"{top} phường/xã nhiều góp ý nhất")
         ws.insert_chart(38, chart_col, ward_chart, {"x_scale": 1.3, "y_scale": 1.2})
+
+
+def _write_counts(ws: Any, top: int, title: str, counts: list[tuple[str, int]], styles: _Styles) -> None:
+    """A two-column table (label, number of feedback) under a header at row `top`."""
+    ws.write_row(top, 0, (title, "Số góp ý"), styles.header)
+    for i, (label, n) in enumerate(counts, start=top + 1):
+        ws.write_string(i, 0, label)
+        ws.write_number(i, 1, n, styles.int)
 
 
 def _write_ward_matrix(ws: Any, top: int, summary: Summary, styles: _Styles) -> int:
