@@ -1,7 +1,7 @@
 """Vote latency while an officer's report runs: idle, then during an XLSX export of N feedback rows.
 
     python bench/bench_report_load.py [--rows 100000] [--voters 8] [--think 0.05] [--backend sqlite]
-                                      [--idle-seconds 20] [--with-write-lock]
+                                      [--idle-seconds 20] [--with-write-lock] [--with-cli-export]
 
 One database (SQLite file by default, the bot's default) is seeded with N feedback rows
 (bench_export.seed) and 2,000 consenting residents with an open poll (bench_db.seed). Then, in the
@@ -12,7 +12,9 @@ session per vote, as the bot's `call` does) with `--think` seconds between votes
 2. during a report: while `export_feedback` (XLSX + PNG) runs in a worker thread of the same
    process, the way the bot runs /baocao: in a read-only session;
 3. with `--with-write-lock`, also the old behaviour for comparison: the export in an ordinary
-   (BEGIN IMMEDIATE) session, so every vote waits for it, up to the 30 s busy timeout.
+   (BEGIN IMMEDIATE) session, so every vote waits for it, up to the 30 s busy timeout;
+4. with `--with-cli-export`, `citizenbot export` in another process: the same read-only export
+   without sharing the voters' interpreter (GIL), which separates CPU sharing from locking.
 
 Prints a markdown table: votes, failures ("database unavailable"), p50/p95/max latency, the ratio of
 p95 to the idle p95 of the same run, the export's wall time, and the load average around each phase.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -129,6 +132,28 @@ def export_work(engine: Engine, folder: Path, phase: Phase, read_only: bool) -> 
     return work
 
 
+def export_process_work(url: str, folder: Path, phase: Phase) -> Callable[[], None]:
+    """`citizenbot export` (XLSX) in another process, as an officer on the command line: no shared GIL."""
+
+    def work() -> None:
+        env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(REPO)}
+        cmd = [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "export",
+            "--format",
+            "xlsx",
+            "--out",
+            str(folder / "cli.xlsx"),
+        ]
+        began = time.perf_counter()
+        subprocess.run(cmd, cwd=folder, env=env, check=True, capture_output=True, timeout=1800)
+        phase.export_seconds = time.perf_counter() - began
+
+    return work
+
+
 def row(phase: Phase, idle: Phase) -> str:
     """One markdown table line."""
     ratio = phase.quantile(0.95) / idle.quantile(0.95) if idle.latencies else float("nan")
@@ -154,6 +179,9 @@ def main() -> None:
     parser.add_argument(
         "--with-write-lock", action="store_true", help="also run the export in a write session"
     )
+    parser.add_argument(
+        "--with-cli-export", action="store_true", help="also run `citizenbot export` in another process"
+    )
     args = parser.parse_args()
     with fresh_database(args.backend, args.pg_url) as engine, tempfile.TemporaryDirectory() as tmp:
         url = engine.url.render_as_string(hide_password=False)
@@ -170,6 +198,11 @@ def main() -> None:
         for name, read_only in modes:
             phase = Phase(name)
             run_phase(engine, poll, phase, args, export_work(engine, folder, phase, read_only))
+            phases.append(phase)
+            print(row(phase, idle), file=sys.stderr, flush=True)
+        if args.with_cli_export:
+            phase = Phase("during `citizenbot export` (another process, read-only)")
+            run_phase(engine, poll, phase, args, export_process_work(url, folder, phase))
             phases.append(phase)
             print(row(phase, idle), file=sys.stderr, flush=True)
     print(
