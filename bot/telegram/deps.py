@@ -31,7 +31,6 @@ class SessionFactory(Protocol):
         ...
 
 
-
 class Searcher(Protocol):
     """The part of bot.search.service.SearchService the bot uses."""
 
