@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
@@ -14,6 +13,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Cont
 from bot.telegram import format as fmt
 from bot.telegram.common import consent_keyboard, reply
 from bot.telegram.deps import call, idempotency_key, pseudonym
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 COMMANDS = ["khaosat"]
 NO_POLLS = "Hiện chưa có cuộc khảo sát nào đang mở cho bạn."
