@@ -75,6 +75,11 @@ def strip_diacritics(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
 
 
+def fold(text: str) -> str:
+    """Lower-case, diacritics stripped (đ → d), spaces collapsed: for matching names typed loosely."""
+    return " ".join(strip_diacritics(unicodedata.normalize("NFKC", text)).lower().split())
+
+
 def has_diacritics(token: str) -> bool:
     """True if the token carries any Vietnamese mark (or đ)."""
     return strip_diacritics(token) != token

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -34,8 +34,12 @@ def _fail(message: str) -> typer.Exit:
 
 
 @contextmanager
-def _session() -> Iterator[tuple[Session, Settings]]:
-    """A session on an up-to-date database with bootstrapped roles; service errors exit with code 1."""
+def _session(*, read_only: bool = False) -> Iterator[tuple[Session, Settings]]:
+    """A session on an up-to-date database with bootstrapped roles; service errors exit with code 1.
+
+    `read_only=True` for commands that only read: the session never takes SQLite's write lock, so a
+    long listing does not hold up the running bot's residents.
+    """
     from bot.config import Settings
     from bot.db.engine import ensure_schema, make_engine, session_scope
     from bot.services.errors import ServiceError
@@ -47,6 +51,7 @@ def _session() -> Iterator[tuple[Session, Settings]]:
         ensure_schema(engine)
         with session_scope(engine) as session:
             bootstrap_roles(session=session, admin_ids=settings.admin_ids, officer_ids=settings.officer_ids)
+        with session_scope(engine, read_only=read_only) as session:
             yield session, settings
     except ServiceError as exc:
         raise _fail(exc.message) from exc
@@ -54,32 +59,11 @@ def _session() -> Iterator[tuple[Session, Settings]]:
         engine.dispose()
 
 
-def parse_local_datetime(text: str) -> datetime:
-    """YYYY-MM-DD (local midnight) or an ISO datetime; naive values are Asia/Ho_Chi_Minh time."""
-    from bot.services._base import LOCAL_TZ
-    from bot.services.errors import InvalidInputError
-
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInputError(
-            f"Thời gian không hợp lệ: {text!r} (dùng YYYY-MM-DD hoặc YYYY-MM-DDTHH:MM)."
-        ) from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
-
-
-def parse_local_date(text: str) -> date:
-    """A calendar day from YYYY-MM-DD or an ISO datetime (its local date)."""
-    from bot.services._base import LOCAL_TZ
-
-    return parse_local_datetime(text).astimezone(LOCAL_TZ).date()
-
-
 def _local(moment: datetime | None) -> str:
-    """A UTC datetime shown in Hà Nội time."""
-    from bot.services._base import LOCAL_TZ
+    """A stored moment shown in Hà Nội time."""
+    from bot.dates import format_local
 
-    return "—" if moment is None else moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    return format_local(moment, "%Y-%m-%d %H:%M")
 
 
 @db_app.command("upgrade")
@@ -130,6 +114,7 @@ def poll_create(
     ] = "after_vote",
 ) -> None:
     """Tạo khảo sát mới (create a poll)."""
+    from bot.dates import parse_local_datetime
     from bot.services import polls
     from bot.services.roles import cli_actor
 
@@ -141,7 +126,7 @@ def poll_create(
             options=option,
             wards=ward or [],
             opens_at=parse_local_datetime(opens) if opens else None,
-            closes_at=parse_local_datetime(closes) if closes else None,
+            closes_at=parse_local_datetime(closes, end_of_day=True) if closes else None,
             visibility=visibility,
         )
     typer.echo("Đã tạo khảo sát:")
@@ -153,7 +138,7 @@ def poll_list() -> None:
     """Liệt kê các khảo sát (list polls)."""
     from bot.services import polls
 
-    with _session() as (session, _):
+    with _session(read_only=True) as (session, _):
         found = polls.list_polls(session=session)
     if not found:
         typer.echo("Chưa có khảo sát nào.")
@@ -173,17 +158,26 @@ def poll_close(poll_id: Annotated[int, typer.Argument(help="Số khảo sát")])
 
 
 def _print_results(results: PollResults) -> None:
-    """Totals by option, then by ward."""
+    """Totals by option (exact), then by ward with cells of 1–4 votes suppressed (bot.services.disclosure)."""
+    from bot.services.disclosure import NOTE, mask_table, shown
+
     typer.echo(f"Khảo sát #{results.poll.id} [{results.poll.state.value}]: {results.poll.question}")
     typer.echo(f"Tổng số phiếu: {results.total}")
     for option in results.by_option:
         share = 100 * option.count / results.total if results.total else 0.0
         typer.echo(f"  {option.option_id}. {option.text}: {option.count} ({share:.1f}%)")
-    if results.by_ward:
-        typer.echo("Theo phường/xã:")
+    if not results.by_ward:
+        return
+    options = [o.option_id for o in results.by_option]
+    cells = {(w.ward, o): n for w in results.by_ward for o, n in w.counts.items()}
+    marks = mask_table(cells, [w.ward for w in results.by_ward], options)
+    typer.echo(f"Theo phường/xã ({NOTE[0].lower()}{NOTE[1:]}):")
     for ward in results.by_ward:
-        counts = ", ".join(f"{o.text}: {ward.counts.get(o.option_id, 0)}" for o in results.by_option)
-        typer.echo(f"  {ward.ward} ({ward.total}): {counts}")
+        counts = ", ".join(
+            f"{o.text}: {marks.get((ward.ward, o.option_id), ward.counts.get(o.option_id, 0))}"
+            for o in results.by_option
+        )
+        typer.echo(f"  {ward.ward} ({shown(ward.total)}): {counts}")
 
 
 @poll_app.command("results")
@@ -192,7 +186,7 @@ def poll_results(poll_id: Annotated[int, typer.Argument(help="Số khảo sát")
     from bot.services import polls
     from bot.services.roles import cli_actor
 
-    with _session() as (session, _):
+    with _session(read_only=True) as (session, _):
         results = polls.poll_results(session=session, poll_id=poll_id, actor=cli_actor())
     _print_results(results)
 
@@ -223,16 +217,18 @@ def feedback_list(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Số dòng tối đa")] = 200,
 ) -> None:
     """Liệt kê góp ý theo bộ lọc (list feedback)."""
+    from bot.dates import parse_local_date
     from bot.services import feedback
-    from bot.services.wards import normalize_ward
+    from bot.services.exports.filters import resolve_filters
 
-    with _session() as (session, _):
-        filters = feedback.FeedbackFilter(
+    with _session(read_only=True) as (session, _):
+        filters = resolve_filters(
+            session,
             date_from=parse_local_date(date_from) if date_from else None,
             date_to=parse_local_date(date_to) if date_to else None,
-            category=feedback.parse_category(category) if category else None,
-            ward=normalize_ward(ward).ward if ward else None,
-            status=feedback.parse_status(status) if status else None,
+            category=category,
+            ward=ward,
+            status=status,
         )
         items = feedback.list_feedback(session=session, filters=filters, limit=limit)
     if not items:
@@ -314,7 +310,7 @@ def role_list() -> None:
     """Liệt kê vai trò (list roles)."""
     from bot.services import roles
 
-    with _session() as (session, _):
+    with _session(read_only=True) as (session, _):
         found = roles.list_roles(session=session)
     if not found:
         typer.echo("Chưa có quản trị viên hay cán bộ nào (đặt ADMIN_IDS hoặc dùng role grant).")
@@ -347,7 +343,7 @@ def unanswered(limit: Annotated[int, typer.Option("--limit", min=1, help="Số c
     """Các câu hỏi bot chưa trả lời được, nhiều nhất trước (questions the bot abstained on)."""
     from bot.services import questions
 
-    with _session() as (session, _):
+    with _session(read_only=True) as (session, _):
         found = questions.top_unanswered(session=session, limit=limit)
     if not found:
         typer.echo("Chưa có câu hỏi nào chưa trả lời được.")

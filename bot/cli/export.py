@@ -27,8 +27,9 @@ def export(
     ] = None,
 ) -> None:
     """Xuất góp ý và kết quả khảo sát (export feedback and poll results) ra XLSX hoặc CSV."""
+    from bot.dates import parse_local_date
     from bot.services.errors import ServiceError
-    from bot.services.exports import ExportError, parse_local_date
+    from bot.services.exports import ExportError
 
     try:
         kind = fmt.strip().lower()
@@ -56,7 +57,7 @@ def _run(
     ward: str | None,
     status: str | None,
 ) -> ExportResult:
-    """Upgrade the database if needed and export as the CLI operator."""
+    """Upgrade the database if needed and export as the CLI operator (read-only: the bot keeps writing)."""
     from bot.config import Settings
     from bot.db.engine import ensure_schema, make_engine, session_scope
     from bot.services.exports import export_feedback

@@ -18,6 +18,8 @@ from bot.services.errors import DatabaseUnavailableError
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "citizenbot_read_only"
+PG_READ_ONLY = "postgresql_readonly"
+PG_READ_ONLY_SQLSTATE = "25006"
 
 
 def _url_of(target: Settings | str) -> str:
@@ -50,11 +52,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: sa.Connection) -> None:
-    """Writers take the write lock up front (no deadlocked lock upgrades); read-only sessions do not."""
-    if conn.get_execution_options().get(READ_ONLY):
-        conn.exec_driver_sql("BEGIN")
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    """Writers take the write lock up front (no deadlocked lock upgrades); readers never take it.
+
+    A read-only transaction is a deferred `BEGIN` on a connection switched to `PRAGMA query_only`, so
+    it reads one snapshot while residents write, and any write inside it fails at once instead of
+    trying to upgrade to the write lock.
+    """
+    read_only = bool(conn.get_execution_options().get(READ_ONLY))
+    info = conn.connection.info
+    if info.get(READ_ONLY) is not read_only:
+        conn.exec_driver_sql(f"PRAGMA query_only = {'ON' if read_only else 'OFF'}")
+        info[READ_ONLY] = read_only
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(target: Settings | str, **kwargs: Any) -> Engine:
@@ -78,9 +87,28 @@ def make_engine(target: Settings | str, **kwargs: Any) -> Engine:
 
 def is_unavailable(exc: BaseException) -> bool:
     """True for errors meaning the database cannot be reached or stays locked."""
+    if is_read_only_violation(exc):
+        return False
     return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or (
         isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
     )
+
+
+def is_read_only_violation(exc: BaseException) -> bool:
+    """True when code tried to write inside a read-only session (a bug, not an outage)."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    return (
+        "readonly database" in str(exc.orig) or getattr(exc.orig, "sqlstate", None) == PG_READ_ONLY_SQLSTATE
+    )
+
+
+def _read_only_options(engine: Engine | sa.Connection, read_only: bool) -> dict[str, bool]:
+    """Execution options of a read-only (or, explicitly, a writing) transaction on this backend."""
+    options = {READ_ONLY: read_only}
+    if engine.dialect.name == "postgresql":
+        options[PG_READ_ONLY] = read_only
+    return options
 
 
 @contextmanager
@@ -88,9 +116,11 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
     """A session that is closed at the end; unreachable-database errors become DatabaseUnavailableError.
 
     Services commit their own transactions; anything left uncommitted is rolled back on exit.
-    `read_only=True` (SQLite) starts a deferred transaction that does not block writers (long exports).
+    `read_only=True` reads a snapshot without ever taking SQLite's write lock (a deferred transaction
+    under `PRAGMA query_only`; READ ONLY on PostgreSQL), so reports and lists do not block residents'
+    writes; a write in it fails at once (see `write_transaction` for the one write after a long read).
     """
-    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    bind = engine.execution_options(**_read_only_options(engine, True)) if read_only else engine
     session = Session(bind, expire_on_commit=False)
     try:
         yield session
@@ -100,6 +130,25 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """A new, short write transaction in `session` (also a read-only one), committed at the end.
+
+    For the one write that follows a long read, such as an export's audit entry: the read snapshot is
+    ended first, so the write never upgrades a reader's lock (SQLite: `BEGIN IMMEDIATE`).
+    """
+    session.commit()
+    bind = session.get_bind()
+    assert isinstance(bind, Engine)
+    session.connection(execution_options=_read_only_options(bind, False))
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def _alembic_config(connection: sa.Connection) -> Any:

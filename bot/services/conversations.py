@@ -31,28 +31,44 @@ class EndedFlow:
 
 @dataclass(frozen=True)
 class FlowSteps:
-    """The live steps of one conversation key, by flow name, and the flows that just timed out."""
+    """The live steps of one conversation key, by flow name, and the flows whose step has expired."""
 
     states: dict[str, Any]
-    ended: tuple[EndedFlow, ...]
+    expired: tuple[str, ...]
 
 
 @guarded
 def load_steps(
     *, session: Session, key: str, names: Sequence[str], timeout: float, now: datetime | None = None
 ) -> FlowSteps:
-    """The current step of each flow for this key; expired steps are ended here (and reported once)."""
-    current = now_utc(now)
+    """The current step of each flow for this key (a read: works in a read-only session)."""
+    cutoff = now_utc(now) - timedelta(seconds=timeout)
     rows = session.execute(
         sa.select(ConversationState).where(
             col(ConversationState.key) == key, col(ConversationState.name).in_(list(names))
         )
     ).scalars().all()
-    live = {r.name: r.state for r in rows if r.updated_at > current - timedelta(seconds=timeout)}
-    stale = [r for r in rows if r.name not in live]
-    ended = tuple(_end(session, r) for r in stale)
     session.commit()
-    return FlowSteps(live, tuple(e for e in ended if e is not None))
+    live = {r.name: r.state for r in rows if r.updated_at > cutoff}
+    return FlowSteps(live, tuple(r.name for r in rows if r.name not in live))
+
+
+@guarded
+def end_expired(
+    *, session: Session, key: str, names: Sequence[str], timeout: float, now: datetime | None = None
+) -> list[EndedFlow]:
+    """End this key's steps older than the timeout; returns those this call ended (so they are told once)."""
+    cutoff = now_utc(now) - timedelta(seconds=timeout)
+    rows = session.execute(
+        sa.select(ConversationState).where(
+            col(ConversationState.key) == key,
+            col(ConversationState.name).in_(list(names)),
+            col(ConversationState.updated_at) <= cutoff,
+        )
+    ).scalars().all()
+    ended = [e for e in (_end(session, r) for r in rows) if e is not None]
+    session.commit()
+    return ended
 
 
 def _end(session: Session, row: ConversationState) -> EndedFlow | None:

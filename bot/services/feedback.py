@@ -5,13 +5,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from bot.dates import local_day_end, local_day_start
 from bot.db.models import Feedback, FeedbackStatusChange, Resident, TicketCounter, utcnow
 from bot.services._base import LOCAL_TZ, check_key, commit_once, guarded, insert_ignore, replayed, table_of
 from bot.services.audit import AuditAction, record_audit
@@ -20,6 +21,7 @@ from bot.services.notifications import queue_notification, reachable
 from bot.services.residents import Purpose, require_consent
 from bot.services.roles import Actor, Role
 from bot.services.wards import normalize_ward
+from bot.text import fold
 
 MAX_TEXT = 4000
 MAX_COMMENT = 1000
@@ -92,10 +94,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 
 def _fold(text: str) -> str:
-    """Lowercase, no diacritics, single spaces (for matching labels typed loosely)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().replace("đ", "d"))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(plain.replace("-", " ").replace("_", " ").split())
+    """Folded (bot.text.fold) with '-' and '_' as spaces, for matching codes and labels typed loosely."""
+    return fold(text.replace("-", " ").replace("_", " "))
 
 
 def parse_category(value: str | Category) -> Category:
@@ -362,18 +362,13 @@ def my_feedback(*, session: Session, pseudonym: str, limit: int = 10) -> list[Fe
     return [_view(r) for r in session.execute(stmt).scalars()]
 
 
-def local_day_start(day: date) -> datetime:
-    """Midnight of a local (Hà Nội) calendar day, as an aware datetime."""
-    return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
-
-
 def feedback_query(filters: FeedbackFilter) -> sa.Select[Any]:
     """SELECT of Feedback rows matching the filters, oldest first (exports stream this)."""
     stmt = sa.select(Feedback).order_by(col(Feedback.created_at), col(Feedback.id))
     if filters.date_from is not None:
         stmt = stmt.where(col(Feedback.created_at) >= local_day_start(filters.date_from))
     if filters.date_to is not None:
-        stmt = stmt.where(col(Feedback.created_at) < local_day_start(filters.date_to + timedelta(days=1)))
+        stmt = stmt.where(col(Feedback.created_at) < local_day_end(filters.date_to))
     if filters.category is not None:
         stmt = stmt.where(col(Feedback.category) == filters.category.value)
     if filters.ward is not None:

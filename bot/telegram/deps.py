@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 
 DEPS_KEY = "deps"
 T = TypeVar("T")
-SessionFactory = Callable[[], "AbstractContextManager[Session]"]
+
+
+class SessionFactory(Protocol):
+    """`functools.partial(session_scope, engine)`: a session, read-only (never locks out writers) on request."""
+
+    def __call__(self, *, read_only: bool = False) -> AbstractContextManager[Session]:
+        """Open a session."""
+        ...
 
 
 class Searcher(Protocol):
@@ -120,43 +127,65 @@ def idempotency_key(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     return f"tg:{context.bot.id}:{update.update_id}"
 
 
-def _in_session(sessions: SessionFactory, fn: Callable[..., T], kwargs: dict[str, Any]) -> T:
+def _in_session(
+    sessions: SessionFactory, fn: Callable[..., T], kwargs: dict[str, Any], read_only: bool = False
+) -> T:
     """Run one service function in its own session (worker thread); services commit themselves."""
-    with sessions() as session:
+    with sessions(read_only=read_only) as session:
         return fn(session=session, **kwargs)
 
 
 def _as_actor(
-    sessions: SessionFactory, telegram_id: int, fn: Callable[..., T], kwargs: dict[str, Any]
+    sessions: SessionFactory,
+    telegram_id: int,
+    fn: Callable[..., T],
+    kwargs: dict[str, Any],
+    read_only: bool = False,
 ) -> T:
     """Run a privileged service function as the Actor of this Telegram user (worker thread)."""
     from bot.services.roles import actor_for
 
-    with sessions() as session:
+    with sessions(read_only=read_only) as session:
         actor = actor_for(session=session, telegram_id=telegram_id)
         return fn(session=session, actor=actor, **kwargs)
 
 
-async def call_as(update: Update, context: ContextTypes.DEFAULT_TYPE, fn: Callable[..., T], /, **kwargs: Any) -> T:
-    """Call a privileged service function as the sender (the service checks the role again)."""
+async def call_as(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    fn: Callable[..., T],
+    /,
+    *,
+    read_only: bool = False,
+    **kwargs: Any,
+) -> T:
+    """Call a privileged service function as the sender (the service checks the role again).
+
+    `read_only=True` for reports and lists: the session never takes SQLite's write lock.
+    """
     from bot.services.errors import DatabaseUnavailableError
 
     sessions = deps(context).sessions
     if sessions is None:
         raise DatabaseUnavailableError()
     assert update.effective_user is not None
-    work = functools.partial(_as_actor, sessions, update.effective_user.id, fn, kwargs)
+    work = functools.partial(_as_actor, sessions, update.effective_user.id, fn, kwargs, read_only)
     return await asyncio.to_thread(work)
 
 
-async def call(context: ContextTypes.DEFAULT_TYPE, fn: Callable[..., T], /, **kwargs: Any) -> T:
-    """Call a synchronous service function with a session, in a worker thread."""
+async def call(
+    context: ContextTypes.DEFAULT_TYPE, fn: Callable[..., T], /, *, read_only: bool = False, **kwargs: Any
+) -> T:
+    """Call a synchronous service function with a session, in a worker thread.
+
+    `read_only=True` for reads (lists, poll cards): the session never takes SQLite's write lock.
+    """
     from bot.services.errors import DatabaseUnavailableError
 
     sessions = deps(context).sessions
     if sessions is None:
         raise DatabaseUnavailableError()
-    return await asyncio.to_thread(functools.partial(_in_session, sessions, fn, kwargs))
+    return await asyncio.to_thread(functools.partial(_in_session, sessions, fn, kwargs, read_only))
 
 
 def user_draft(context: ContextTypes.DEFAULT_TYPE, key: str) -> dict[str, Any]:

@@ -33,8 +33,9 @@ NOT_NOTIFIED = "Người gửi không nhận thông báo (chưa đồng ý nhậ
 
 
 def _dates(args: list[str]) -> tuple[date | None, date | None]:
-    """Parse up to two dates (raises ExportError with a Vietnamese message)."""
-    from bot.services.exports import ExportError, parse_local_date
+    """Parse up to two Hà Nội dates (raises InvalidInputError with a Vietnamese message)."""
+    from bot.dates import parse_local_date
+    from bot.services.exports import ExportError
 
     if len(args) > 2:
         raise ExportError(BAOCAO_USAGE)
@@ -43,7 +44,8 @@ def _dates(args: list[str]) -> tuple[date | None, date | None]:
 
 
 async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Export feedback and polls (off the event loop) and send the XLSX and the PNG chart."""
+    """Export feedback and polls (off the event loop, read-only: votes go on) and send the XLSX and PNG chart."""
+    from bot.dates import local_today
     from bot.services.errors import ServiceError
     from bot.services.exports import describe_filters, export_feedback
 
@@ -54,9 +56,16 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         date_from, date_to = _dates(context.args or [])
         await reply(update, EXPORTING)
         await message.reply_chat_action(ChatAction.UPLOAD_DOCUMENT)
-        name = f"bao-cao-{date.today():%Y%m%d}.xlsx"
+        name = f"bao-cao-{local_today():%Y%m%d}.xlsx"
         result = await call_as(
-            update, context, export_feedback, out=workdir / name, fmt="xlsx", date_from=date_from, date_to=date_to
+            update,
+            context,
+            export_feedback,
+            read_only=True,
+            out=workdir / name,
+            fmt="xlsx",
+            date_from=date_from,
+            date_to=date_to,
         )
         caption = EXPORTED.format(filters=fmt.esc(describe_filters(result.filters)), rows=result.rows, polls=result.polls)
         for path in result.paths:

@@ -58,11 +58,11 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         self._addresses = addresses
         self._written: OrderedDict[str, str] = OrderedDict()
 
-    async def _call(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    async def _call(self, fn: Callable[..., Any], *, read_only: bool = False, **kwargs: Any) -> Any:
         """Run a conversations service function in a worker thread with its own session."""
 
         def work() -> Any:
-            with self._sessions() as session:
+            with self._sessions(read_only=read_only) as session:
                 return fn(session=session, **kwargs)
 
         return await asyncio.to_thread(work)
@@ -119,7 +119,7 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
 
         owner = self._pseudonymize(user_id)
         try:
-            stored = await self._call(conversations.load_draft, owner=owner)
+            stored = await self._call(conversations.load_draft, read_only=True, owner=owner)
         except ServiceError as exc:
             log.warning("drafts not refreshed (kept in memory): %s", exc.message)
             return
@@ -173,13 +173,16 @@ def refresh_flows_handler(flows: Sequence[ConversationHandler], timeout: float) 
         if user is None or chat is None:
             return
         key = (chat.id, user.id)
+        names = [f.name for f in flows if f.name]
+        conversation_key = deps(context).addresses.key(*key)
         try:
             steps = await call(
-                context,
-                conversations.load_steps,
-                key=deps(context).addresses.key(*key),
-                names=[f.name for f in flows if f.name],
-                timeout=timeout,
+                context, conversations.load_steps, read_only=True, key=conversation_key, names=names, timeout=timeout
+            )
+            ended = (
+                await call(context, conversations.end_expired, key=conversation_key, names=names, timeout=timeout)
+                if steps.expired
+                else []
             )
         except ServiceError as exc:
             log.warning("flow steps not refreshed (kept in memory): %s", exc.message)
@@ -191,10 +194,10 @@ def refresh_flows_handler(flows: Sequence[ConversationHandler], timeout: float) 
                 states.update_no_track({key: steps.states[flow.name]})
             else:
                 states.data.pop(key, None)
-        for ended in steps.ended:
+        for flow_end in ended:
             if context.user_data is not None:
-                context.user_data.pop(ended.name, None)
-            await chat.send_message(timeout_text(ended.name, timeout), parse_mode=ParseMode.HTML)
+                context.user_data.pop(flow_end.name, None)
+            await chat.send_message(timeout_text(flow_end.name, timeout), parse_mode=ParseMode.HTML)
 
     return TypeHandler(Update, refresh_flows)
 

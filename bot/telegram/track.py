@@ -16,11 +16,14 @@ TITLE = "Góp ý của bạn (mới nhất trước)"
 
 async def my_tickets(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the resident's tickets with category, date and status."""
+    from bot.dates import format_local
     from bot.services import feedback
     from bot.services.errors import ServiceError
 
     try:
-        items = await call(context, feedback.my_feedback, pseudonym=pseudonym(update, context), limit=20)
+        items = await call(
+            context, feedback.my_feedback, read_only=True, pseudonym=pseudonym(update, context), limit=20
+        )
     except ServiceError as exc:
         await reply(update, fmt.esc(exc.message))
         return
@@ -28,17 +31,10 @@ async def my_tickets(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await reply(update, NONE_YET)
         return
     lines = [
-        f"{item.ticket} · {item.category.label} · {fmt_date(item.created_at)} · {item.status.label}"
+        f"{item.ticket} · {item.category.label} · {format_local(item.created_at, '%d/%m/%Y')} · {item.status.label}"
         for item in items
     ]
     await reply(update, fmt.bullet_list(TITLE, lines))
-
-
-def fmt_date(moment: object) -> str:
-    """A date as dd/mm/yyyy in Hà Nội time."""
-    from bot.services.exports import to_local
-
-    return to_local(moment).strftime("%d/%m/%Y")  # type: ignore[arg-type]
 
 
 def handlers() -> list[BaseHandler]:

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
 
 from bot.config import Settings
-from bot.db.engine import current_revision, ensure_schema, head_revision, make_engine, session_scope, upgrade
+from bot.db.engine import (
+    current_revision,
+    ensure_schema,
+    head_revision,
+    is_read_only_violation,
+    is_unavailable,
+    make_engine,
+    session_scope,
+    upgrade,
+    write_transaction,
+)
 from bot.db.models import AuditLog
 from bot.services import feedback, residents
 from bot.services.errors import DatabaseUnavailableError
@@ -186,3 +198,84 @@ def test_read_only_session_does_not_block_writers(engine: Engine) -> None:
         with session_scope(engine) as writer:
             info = residents.ensure_resident(session=writer, pseudonym="d" * 64, language="en")
         assert info.language == "en"
+
+
+def impatient_engine(database_url: str) -> Engine:
+    """A migrated engine with one pooled connection whose SQLite writers give up after 0.2 s instead of 30 s.
+
+    A writer that would have to wait for another transaction's lock then fails at once, so a test
+    sees "blocked" as an error, not as a slow test.
+    """
+    engine = make_engine(database_url, pool_size=1, max_overflow=1)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _impatient(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA busy_timeout = 200")
+
+    upgrade(engine)
+    return engine
+
+
+def add_audit(session: Session, n: int) -> None:
+    """One audit row (a resident-independent write)."""
+    session.add(AuditLog(at=datetime.now(UTC), actor="tg:1", action=f"test-{n}", target=None, details={}))
+
+
+def test_a_long_read_only_read_does_not_block_writers(database_url: str) -> None:
+    """An export streams rows in a read-only session; residents' writes in the middle go through."""
+    engine = impatient_engine(database_url)
+    try:
+        with session_scope(engine) as session:
+            for n in range(3000):
+                add_audit(session, n)
+            session.commit()
+        seen = 0
+        with session_scope(engine, read_only=True) as reader:
+            stream = reader.execute(sa.select(col(AuditLog.id)).execution_options(yield_per=100))
+            for seen, _ in enumerate(stream, start=1):
+                if seen in (10, 1500):
+                    with session_scope(engine) as writer:
+                        residents.ensure_resident(session=writer, pseudonym=f"{seen:064d}")
+        assert seen == 3000  # the read saw its own snapshot, whole
+        with session_scope(engine) as session:
+            assert session.execute(sa.text("SELECT count(*) FROM resident")).scalar_one() == 2
+    finally:
+        engine.dispose()
+
+
+def test_writing_in_a_read_only_session_fails_at_once_and_is_not_an_outage(database_url: str) -> None:
+    engine = impatient_engine(database_url)
+    try:
+        with pytest.raises(sa.exc.DBAPIError) as caught, session_scope(engine, read_only=True) as reader:
+            reader.execute(sa.select(col(AuditLog.id))).all()
+            add_audit(reader, 1)
+            reader.flush()
+        assert is_read_only_violation(caught.value) and not is_unavailable(caught.value)
+        with session_scope(engine) as writer:  # the same pooled connection writes again afterwards
+            add_audit(writer, 2)
+            writer.commit()
+            assert writer.execute(sa.select(sa.func.count()).select_from(AuditLog)).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_the_write_after_a_long_read_gets_its_own_transaction(database_url: str) -> None:
+    """An export's audit entry after its read: no lock upgrade, even when residents wrote meanwhile."""
+    engine = impatient_engine(database_url)
+    try:
+        with session_scope(engine, read_only=True) as reader:
+            assert reader.execute(sa.select(sa.func.count()).select_from(AuditLog)).scalar_one() == 0
+            with session_scope(engine) as writer:
+                add_audit(writer, 1)
+                writer.commit()
+            with write_transaction(reader):
+                add_audit(reader, 2)
+            with pytest.raises(sa.exc.DBAPIError):  # and the session is read-only again afterwards
+                add_audit(reader, 3)
+                reader.flush()
+        with session_scope(engine) as session:
+            actions = session.execute(sa.select(col(AuditLog.action)).order_by(col(AuditLog.action))).scalars().all()
+        assert actions == ["test-1", "test-2"]
+    finally:
+        engine.dispose()

@@ -39,6 +39,7 @@ from bot.services.residents import forget
 from bot.services.roles import Actor, Role
 
 OFFICER = Actor(label="tg:5550001", role=Role.OFFICER)
+ADMIN = Actor(label="cli:test", role=Role.ADMIN)
 CHAT_ID = 731_246_985_113  # a resident's chat id: must never appear in an export
 PSEUDONYM = "f3a9c1d2e4b5a6978812ab34cd56ef7890aa11bb22cc33dd44ee55ff66778899"
 ICT = timedelta(hours=7)
@@ -234,7 +235,7 @@ def test_xlsx_has_feedback_summary_and_poll_sheets_with_charts(seeded: Session, 
     assert poll["Đồng ý"][0] == 3 and poll["Không đồng ý"][0] == 2
     assert poll["Đồng ý"][1] == pytest.approx(0.6)
     by_ward = dict(zip(poll["Phường/Xã"], poll["Phường Hoàn Kiếm"], strict=False))
-    assert by_ward["Đồng ý"] == 2 and by_ward["Không đồng ý"] == 1 and by_ward["Tổng"] == 3
+    assert by_ward == {"Đồng ý": "<5", "Không đồng ý": "<5", "Tổng": "<5"}  # 1–4 votes: suppressed
 
     with zipfile.ZipFile(out) as zf:
         charts = [n for n in zf.namelist() if n.startswith("xl/charts/chart") and n.endswith(".xml")]
@@ -482,3 +483,116 @@ def test_writers_keep_memory_flat(tmp_path: Path) -> None:
     csv_peak = traced_peak(lambda: write_csv(fresh_rows(5_000), tmp_path / "a.csv"))
     assert xlsx_peak < 5_000_000 and csv_peak < 5_000_000, (xlsx_peak, csv_peak)
     assert openpyxl.load_workbook(tmp_path / "a.xlsx", read_only=True)[FEEDBACK_SHEET].max_row == 5_001
+
+
+# --- poll sheets: the ward filter and small cells --------------------------------------------
+
+WARD_VOTES = {  # ward → votes for option 0 ("Đồng ý") and option 1 ("Không đồng ý")
+    "Phường Hoàn Kiếm": (7, 2),
+    "Phường Ba Đình": (5, 6),
+    "Phường Long Biên": (8, 9),
+    "Xã Sóc Sơn": (1, 0),
+}
+
+
+@pytest.fixture
+def voted(session: Session, make_resident: Any) -> tuple[Session, int]:
+    """A city-wide poll with votes cast through the services by residents who typed their ward loosely."""
+    from bot.services import polls
+
+    typed = {"Phường Hoàn Kiếm": "p. hoàn kiếm", "Phường Ba Đình": "ba dinh", "Phường Long Biên": "Long Biên"}
+    poll = polls.create_poll(
+        session=session, actor=ADMIN, question="Sáp nhập tổ dân phố?", options=["Đồng ý", "Không đồng ý"]
+    )
+    voter = 1000
+    for ward, counts in WARD_VOTES.items():
+        for option, n in enumerate(counts):
+            for _ in range(n):
+                voter += 1
+                key = make_resident(voter, ward=typed.get(ward, ward))
+                polls.cast_vote(
+                    session=session,
+                    pseudonym=key,
+                    poll_id=poll.id,
+                    option_id=poll.options[option].id,
+                    idempotency_key=f"v{voter}",
+                )
+    return session, poll.id
+
+
+def poll_sheet(path: Path) -> dict[str, tuple[Any, ...]]:
+    """The first poll sheet of an export, as first-column label → the other cells."""
+    wb = openpyxl.load_workbook(path, read_only=True)
+    return {r[0]: r[1:] for r in wb[wb.sheetnames[2]].iter_rows(values_only=True) if r[0]}
+
+
+def test_poll_sheet_suppresses_small_ward_cells_and_keeps_option_totals(
+    voted: tuple[Session, int], tmp_path: Path
+) -> None:
+    session, _ = voted
+    export(session, tmp_path / "r.xlsx")
+    sheet = poll_sheet(tmp_path / "r.xlsx")
+
+    assert sheet["Tổng số phiếu"][0] == 38
+    assert sheet["Đồng ý"][:2] == (21, pytest.approx(21 / 38)) and sheet["Không đồng ý"][0] == 17
+    assert sheet["Phường Long Biên"][:3] == (8, 9, 17)
+    assert sheet["Phường Hoàn Kiếm"][:3] == ("ẩn", "<5", 9)  # 2 votes: "<5"; 7 hidden so 2 = 9 − 7 fails
+    assert sheet["Phường Ba Đình"][:3] == ("ẩn", "ẩn", 11)
+    assert sheet["Xã Sóc Sơn"][:3] == ("<5", "<5", "<5")  # one voter in the ward: nothing about them
+
+
+@pytest.mark.parametrize("typed", ["p. hoàn kiếm", "Phường Hoàn Kiếm", "phuong hoan kiem", "P.Hoàn Kiếm"])
+def test_ward_filter_resolves_like_a_resident_ward_and_applies_to_poll_sheets(
+    voted: tuple[Session, int], tmp_path: Path, typed: str
+) -> None:
+    session, _ = voted
+    result = export(session, tmp_path / "hk.xlsx", ward=typed)
+
+    assert result.filters.ward == "Phường Hoàn Kiếm" and result.polls == 1
+    sheet = poll_sheet(tmp_path / "hk.xlsx")
+    assert set(sheet) >= {"Phường Hoàn Kiếm"} and not set(sheet) & {
+        "Phường Ba Đình",
+        "Phường Long Biên",
+        "Xã Sóc Sơn",
+    }
+    assert "Chỉ phiếu của: Phường Hoàn Kiếm" in str(sheet)
+    assert sheet["Tổng số phiếu"][0] == 9
+    # under a ward filter the totals by option are that ward's cells: suppressed like them
+    assert sheet["Đồng ý"][0] == "ẩn" and sheet["Không đồng ý"][0] == "<5"
+
+
+def test_ward_filter_shows_exact_counts_of_a_large_enough_ward(
+    voted: tuple[Session, int], tmp_path: Path
+) -> None:
+    session, _ = voted
+    export(session, tmp_path / "lb.xlsx", ward="p. long biên")
+    sheet = poll_sheet(tmp_path / "lb.xlsx")
+    assert sheet["Đồng ý"][:2] == (8, pytest.approx(8 / 17)) and sheet["Không đồng ý"][0] == 9
+    assert sheet["Phường Long Biên"][:3] == (8, 9, 17) and sheet["Tổng số phiếu"][0] == 17
+
+
+def test_polls_of_other_wards_are_left_out_of_a_ward_export(
+    voted: tuple[Session, int], tmp_path: Path
+) -> None:
+    from bot.services import polls
+
+    session, _ = voted
+    polls.create_poll(
+        session=session,
+        actor=ADMIN,
+        question="Chỉ Ba Đình?",
+        options=["Có", "Không"],
+        wards=["Phường Ba Đình"],
+    )
+    assert export(session, tmp_path / "hk.xlsx", ward="Phường Hoàn Kiếm").polls == 1
+    assert export(session, tmp_path / "bd.xlsx", ward="Phường Ba Đình").polls == 2
+
+
+def test_cli_poll_results_suppress_small_ward_cells(voted: tuple[Session, int], cli: Cli) -> None:
+    _, poll_id = voted
+    code, out, err = cli("poll", "results", str(poll_id))
+    assert code == 0, err
+    assert "Đồng ý: 21" in out and "Không đồng ý: 17" in out
+    assert "Phường Long Biên (17): Đồng ý: 8, Không đồng ý: 9" in out
+    assert "Phường Hoàn Kiếm (9): Đồng ý: ẩn, Không đồng ý: <5" in out
+    assert "Xã Sóc Sơn (<5): Đồng ý: <5, Không đồng ý: <5" in out
