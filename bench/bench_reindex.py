@@ -210,7 +210,7 @@ async def main() -> None:
         )
     idle = [r for r in rows if str(r["phase"]).endswith("idle")]
     if idle:
-        print(f"\nmedian idle p95 across modes: {statistics.median(float(r['p95_ms'] or 0) for r in idle):.1f} ms")
+        print(f"\nmedian idle p95 across modes: {statistics.median(float(str(r['p95_ms'] or 0)) for r in idle):.1f} ms")
 
 
 if __name__ == "__main__":

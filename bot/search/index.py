@@ -6,6 +6,7 @@ import multiprocessing
 import shutil
 import time
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,6 @@ from bot.search.errors import NothingIndexableError, SearchError
 from bot.search.lexical import word_tokens
 from bot.search.loaders import ParseLimits, load_documents
 from bot.search.models import BuildReport, Chunk, Document
-from multiprocessing.connection import Connection
-
 from bot.search.store import FORMAT_VERSION, StoredIndex, library_versions, load_index, staging_dir, swap_in
 
 
@@ -152,7 +151,7 @@ def _build_child(conn: Connection, settings: Settings) -> None:
         result: tuple[str, object] = ("ok", build_index(settings))
     except SearchError as exc:
         result = ("error", exc.message)
-    except Exception as exc:  # noqa: BLE001 - reported to the admin instead of a silent dead child
+    except Exception as exc:
         result = ("error", f"Lập chỉ mục thất bại ({type(exc).__name__}: {exc}); chỉ mục cũ vẫn được giữ nguyên.")
     conn.send(result)
     conn.close()
@@ -162,7 +161,7 @@ def build_index_in_child(settings: Settings) -> BuildReport:
     """build_index in a separate, lower-priority process: the caller keeps its CPU, GIL and memory."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_build_child, args=(sender, settings), name="citizenbot-index")  # type: ignore[attr-defined]
+    process = context.Process(target=_build_child, args=(sender, settings), name="citizenbot-index")
     process.start()
     sender.close()
     try:

@@ -28,7 +28,7 @@ _PRELOAD = ["bot.search.loaders", "pypdf", "docx", "lxml.etree", "selectolax.lex
 _MB = 1024 * 1024
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def _context() -> multiprocessing.context.ForkServerContext:
     """The forkserver context with the parsers preloaded (safe in a threaded process, unlike fork)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
@@ -56,7 +56,7 @@ def _child(conn: Connection, limits: ParseLimits, fn: Callable[..., Any], args: 
         result = ("error", memory_reason(limits))
     except RecursionError:
         result = ("error", "cấu trúc tệp lồng nhau quá sâu, không đọc được")
-    except Exception as exc:  # noqa: BLE001 - the sandbox boundary: any parser failure becomes a reason
+    except Exception as exc:
         result = ("error", f"tệp hỏng hoặc không đọc được ({type(exc).__name__})")
     try:
         conn.send(result)
@@ -89,7 +89,7 @@ def run_limited(fn: Callable[..., T], *args: Any, limits: ParseLimits) -> T:
     """Run fn(*args) (picklable, importable) in a limited child; raise UnreadableDocumentError on failure."""
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, limits, fn, args), daemon=True)  # type: ignore[attr-defined]
+    process = context.Process(target=_child, args=(sender, limits, fn, args), daemon=True)
     process.start()
     sender.close()
     try:
@@ -108,7 +108,7 @@ def run_limited(fn: Callable[..., T], *args: Any, limits: ParseLimits) -> T:
         process.close()
     if status != "ok":
         raise UnreadableDocumentError(str(value))
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def parse_file(path: Path, meta: dict[str, str] | None = None, limits: ParseLimits | None = None) -> Document:
