@@ -66,7 +66,12 @@ def check_name(file_name: str | None) -> str:
 def check_size(size: int | None, settings: Settings) -> None:
     """Refuse a file over MAX_UPLOAD_MB (Telegram's declared size, or the size actually downloaded)."""
     if size is not None and size > settings.max_upload_mb * _MB:
-        raise UploadRejectedError("size", f"{size / _MB:.1f}")
+        raise too_big(size)
+
+
+def too_big(size: int | None) -> UploadRejectedError:
+    """The refusal of a file that is too large (size in bytes, if known)."""
+    return UploadRejectedError("size", f"{(size or 0) / _MB:.1f}" if size else "?")
 
 
 class DocumentStore:

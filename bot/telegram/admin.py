@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -91,14 +92,19 @@ async def add_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def _receive(document: TgDocument, store: DocumentStore, settings: Settings) -> tuple[Staged, Document]:
     """Check name and size, download into staging, validate in the sandbox (staging cleared on failure)."""
-    from bot.search.uploads import check_name, check_size
+    from bot.search.uploads import check_name, check_size, too_big
 
     name = check_name(document.file_name)
     check_size(document.file_size, settings)
     staged = store.stage(name)
     received = False
     try:
-        telegram_file = await document.get_file()
+        try:
+            telegram_file = await document.get_file()
+        except BadRequest as exc:  # Telegram serves bots files up to 20 MB only
+            if "too big" not in exc.message.lower():
+                raise
+            raise too_big(document.file_size) from exc
         check_size(telegram_file.file_size, settings)
         await telegram_file.download_to_drive(staged.path)
         parsed = await asyncio.to_thread(store.validate, staged)
