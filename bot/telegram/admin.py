@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from bot.config import Settings
     from bot.search.models import Document
-    from bot.search.uploads import DocumentStore, Staged
+    from bot.search.uploads import DocumentStore, Staged, UploadRejectedError
 
 log = logging.getLogger(__name__)
 COMMANDS = ["capnhat", "chuatraloi"]
@@ -115,9 +115,9 @@ async def _receive(document: TgDocument, store: DocumentStore, settings: Setting
     return staged, parsed
 
 
-def _rejection(exc: Exception, file_name: str, limit_mb: float) -> str:
-    """The admin's message for a refused upload (UploadRejectedError)."""
-    kind, reason = getattr(exc, "kind", ""), getattr(exc, "reason", "")
+def _rejection(exc: UploadRejectedError, file_name: str, limit_mb: float) -> str:
+    """The admin's message for a refused upload."""
+    kind, reason = exc.kind, exc.reason
     if kind == "path":
         return fmt.UPLOAD_BAD_PATH
     if kind == "type":
@@ -134,7 +134,7 @@ async def _store_or_ask(
 ) -> None:
     """Store a validated upload and re-index, or ask before replacing a document of the same name."""
     name = fmt.esc(staged.name)
-    if store.same_as_stored(staged):
+    if await asyncio.to_thread(store.same_as_stored, staged):
         store.discard(staged)
         await reply(update, fmt.UPLOAD_SAME.format(name=name))
         return
@@ -148,7 +148,7 @@ async def _store_or_ask(
         )
         await reply(update, fmt.UPLOAD_REPLACE_ASK.format(name=name, chars=chars), reply_markup=keyboard)
         return
-    store.store(staged)
+    await asyncio.to_thread(store.store, staged)
     await reply(update, SAVED.format(name=name) + "\n" + REINDEXING)
     _start_rebuild(update, context)
 
@@ -165,18 +165,17 @@ async def confirm_replace(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     await query.answer()
     _, choice, token = [*query.data.split(":", 2), "", ""][:3]
-    store = DocumentStore(bot_deps.settings)
-    staged = store.take(token)
-    if staged is None or choice not in ("r", "k"):
+    staged = DocumentStore(bot_deps.settings).take(token) if choice in ("r", "k") else None
+    if staged is None:
         await reply(update, fmt.UPLOAD_EXPIRED)
         return
     await query.edit_message_reply_markup(None)
-    name = fmt.esc(staged.name)
+    store, name = DocumentStore(bot_deps.settings), fmt.esc(staged.name)
     if choice == "k":
         store.discard(staged)
         await reply(update, fmt.UPLOAD_KEPT.format(name=name))
         return
-    store.store(staged)
+    await asyncio.to_thread(store.store, staged)
     await reply(update, fmt.UPLOAD_REPLACED.format(name=name) + "\n" + REINDEXING)
     _start_rebuild(update, context)
 
