@@ -202,3 +202,22 @@ async def test_residents_cannot_press_replacement_buttons(bot: Bot) -> None:
     message = await say(fake, resident, "/start")
     answer = await press(fake, resident, message.result, "up:r:" + "A" * 16)
     assert answer.params.get("text") == fmt.REFUSED
+
+
+async def test_reindex_report_names_each_skipped_file_with_its_reason(bot: Bot) -> None:
+    fake, knowledge = bot.fake, bot.settings.knowledge_dir
+    (knowledge / "bom-cu.docx").write_bytes(zip_bomb_docx(150))
+    (knowledge / "hong-cu.pdf").write_text("không phải PDF", encoding="utf-8")
+    try:
+        fake.send_command(ADMIN, "capnhat")
+        assert visible(await reply_to(fake, ADMIN)) == admin_text("REINDEXING")
+        report = await fake.wait_for(
+            "sendMessage", lambda c: c.chat_id == ADMIN and "Đã cập nhật chỉ mục" in c.text, 240
+        )
+    finally:
+        (knowledge / "bom-cu.docx").unlink()
+        (knowledge / "hong-cu.pdf").unlink()
+    lines = visible(report).splitlines()
+    assert "Bỏ qua 2 tệp:" in lines
+    assert any(line.startswith("• bom-cu.docx: ") and "bom nén" in line for line in lines)
+    assert any(line.startswith("• hong-cu.pdf: ") and "không phải tệp PDF thật" in line for line in lines)
