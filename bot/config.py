@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         default="flat", description="faiss index: exact inner product (flat) or approximate (hnsw)"
     )
 
+    # --- document uploads and parsing (each file is parsed in a limited child process) ----
+    max_upload_mb: float = Field(default=20.0, gt=0, description="largest document an admin may upload")
+    parse_timeout_seconds: float = Field(default=60.0, gt=0, description="wall-clock limit to parse one file")
+    parse_memory_mb: int = Field(default=1024, ge=128, description="address-space limit of the parsing process")
+    max_pdf_pages: int = Field(default=500, ge=1, description="PDFs with more pages are refused")
+    max_unzipped_mb: float = Field(default=100.0, gt=0, description="largest decompressed size of a .docx")
+
     # --- civic data ----------------------------------------------------------------------
     data_dir: Path = Path("data")
     database_url: str | None = Field(

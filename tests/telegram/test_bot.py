@@ -493,7 +493,7 @@ async def test_admin_document_upload_is_indexed_and_answered(bot: Bot) -> None:
         "tại các điểm tập kết do ủy ban phường công bố. Người dân mang tủ, giường, nệm cũ đến điểm tập kết "
         "từ 6 giờ đến 10 giờ sáng."
     )
-    fake.send_document(ADMIN, "../thu-gom-rac.txt", document.encode(), "text/plain")
+    fake.send_document(ADMIN, "thu-gom-rac.txt", document.encode(), "text/plain")
     saved = await reply_to(fake, ADMIN)
     assert "thu-gom-rac.txt" in visible(saved)
     assert (bot.settings.knowledge_dir / "thu-gom-rac.txt").read_text() == document
