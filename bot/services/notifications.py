@@ -29,6 +29,13 @@ def queue_notification(session: Session, resident_id: int, notification: Notific
     )
 
 
+def queue_notification_text(session: Session, resident_id: int, text: str) -> None:
+    """Queue `text` for a resident within the caller's transaction (nothing when no chat is on file)."""
+    chat_id = session.execute(sa.select(col(Resident.chat_id)).where(col(Resident.id) == resident_id)).scalar()
+    if chat_id is not None:
+        queue_notification(session, resident_id, Notification(chat_id, text))
+
+
 @guarded
 def take_pending_notifications(*, session: Session, limit: int = 50) -> list[Notification]:
     """Remove and return the oldest queued notifications; a sender whose delivery fails puts them back

@@ -21,6 +21,7 @@ from bot.services._base import guarded, insert_ignore, table_of
 from bot.services.audit import AuditAction, record_audit
 from bot.services.errors import ConsentRequiredError, InvalidInputError, NotFoundError
 from bot.services.notifications import drop_notifications_of
+from bot.services.questions import forget_asks
 from bot.services.roles import Actor
 from bot.services.wards import WardResult, normalize_ward
 
@@ -299,6 +300,7 @@ def forget(*, session: Session, pseudonym: str, actor: Actor | str = "resident")
     )
     votes = session.execute(sa.select(sa.func.count()).where(col(Vote.resident_id) == row.id)).scalar_one()
     drop_notifications_of(session, row.id or 0)
+    forget_asks(session, row.id or 0)
     row.pseudonym = f"erased:{uuid.uuid4().hex}"[:64]
     row.chat_id = row.language = row.ward = row.ward_input = None
     row.ward_verified, row.erased_at = False, now

