@@ -356,7 +356,7 @@ def _parse_created(text: str) -> datetime:
         except ValueError:
             continue
         return datetime.combine(day, time(), LOCAL_TZ)
-    raise InvalidInputError(f"ngày «{text}» không hợp lệ (dùng YYYY-MM-DD hoặc DD/MM/YYYY)")
+    raise InvalidInputError(f"Ngày «{text}» không hợp lệ (dùng YYYY-MM-DD hoặc DD/MM/YYYY)")
 
 
 @guarded
