@@ -83,7 +83,7 @@ def main() -> None:
     now = datetime.now(UTC)
     entries = [FaqEntry(n, wordings[0], "…", None, now) for n, wordings in enumerate(TOPICS.values())]
     index = FaqIndex(entries, encoder.encode_queries)
-    probes = [(w, n) for n, wordings in enumerate(TOPICS.values()) for w in wordings[1:]]
+    probes: list[tuple[str, int | None]] = [(w, n) for n, ws in enumerate(TOPICS.values()) for w in ws[1:]]
     probes += [(q, None) for q in NEAR_MISSES]
     qvecs = encoder.encode_queries([p for p, _ in probes])
     print("\n| match threshold | paraphrases matched | wrong entry | near misses answered |")

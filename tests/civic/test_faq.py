@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 
 import pytest
 import sqlalchemy as sa
@@ -197,4 +198,4 @@ def test_the_generation_changes_with_every_change(session: Session) -> None:
     seen.append(faq.knowledge_generation(session=session))
     faq.remove_entry(session=session, actor=ADMIN, faq_id=entry.id)
     seen.append(faq.knowledge_generation(session=session))
-    assert all(a != b for a, b in zip(seen, seen[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(seen))
