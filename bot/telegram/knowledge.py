@@ -242,8 +242,8 @@ async def save(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     await query.answer()
     await query.edit_message_reply_markup(reply_markup=None)
     _clear(context)
+    await refresh_knowledge(context.application)  # live in this process before the admin is told
     await reply(update, SAVED.format(id=result.entry.id, linked=result.linked, notified=result.notified))
-    await refresh_knowledge(context.application)
     return ConversationHandler.END
 
 
