@@ -22,7 +22,9 @@ WELCOME = (
 )
 PRIVACY_NOTICE = (
     "<b>Thông báo về dữ liệu cá nhân</b> (Luật Bảo vệ dữ liệu cá nhân 91/2025/QH15)\n"
-    "Câu hỏi bạn gõ không được lưu kèm danh tính của bạn. Khi bạn gửi góp ý hoặc bỏ phiếu, "
+    "Câu hỏi bạn gõ không được lưu kèm danh tính của bạn, trừ câu hỏi mình chưa trả lời được khi bạn "
+    "đồng ý nhận thông báo: mình giữ liên kết đó chỉ để gửi bạn câu trả lời của cán bộ khi có. "
+    "Khi bạn gửi góp ý hoặc bỏ phiếu, "
     "mình lưu nội dung đó với một mã bí danh (không lưu tên, số điện thoại), và mã trò chuyện "
     "chỉ để báo cho bạn kết quả xử lý. Bạn có thể rút lại đồng ý và xóa dữ liệu bất cứ lúc nào bằng /xoadulieu.\n"
     "Bạn có đồng ý để mình lưu góp ý, phiếu khảo sát và gửi thông báo cho bạn không?"
