@@ -60,13 +60,22 @@ def _key(text: str) -> str:
 class FaqIndex:
     """The embedded questions (and variants) of every entry."""
 
-    def __init__(self, entries: Sequence[FaqEntry], embed: Embed | None) -> None:
+    def __init__(self, entries: Sequence[FaqEntry], embed: Embed | None, previous: FaqIndex | None = None) -> None:
+        """Embed every entry's question and variants (only texts `previous` did not have)."""
         self.entries = tuple(entries)
         self._texts = [t for e in self.entries for t in (e.question, *e.variants)]
         self._owner = np.array([n for n, e in enumerate(self.entries) for _ in (e.question, *e.variants)], dtype=int)
         self._keys = {_key(t): (int(o), t) for t, o in zip(self._texts, self._owner, strict=True)}
-        empty = np.zeros((0, 1), dtype=np.float32)
-        self._vectors = embed(self._texts) if self._texts and embed is not None else empty
+        known = previous.vectors_by_text() if previous is not None else {}
+        new = [t for t in dict.fromkeys(self._texts) if t not in known]
+        if new and embed is not None:
+            known.update(zip(new, embed(new), strict=True))
+        rows = [known[t] for t in self._texts if t in known]
+        self._vectors = np.stack(rows) if rows and len(rows) == len(self._texts) else np.zeros((0, 1), np.float32)
+
+    def vectors_by_text(self) -> dict[str, np.ndarray]:
+        """The embedded texts and their vectors (reused by the next index)."""
+        return dict(zip(self._texts, self._vectors, strict=False)) if len(self._vectors) else {}
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -102,7 +102,7 @@ class SearchService:
     async def set_faq(self, entries: Sequence[FaqEntry]) -> None:
         """Replace the staff answers searched before the documents (their questions embedded in a thread)."""
         embed = (await self._encoder_ready()).encode_queries if entries else None
-        self._faq = await asyncio.to_thread(FaqIndex, list(entries), embed)
+        self._faq = await asyncio.to_thread(FaqIndex, list(entries), embed, self._faq)
 
     async def match_faq(self, question: str) -> FaqHit | None:
         """The staff answer to `question` when one matches closely (see bot.search.faq), else None."""

@@ -101,3 +101,17 @@ async def test_the_search_service_matches_only_after_set_faq(
     await service.set_faq([])
     assert await service.match_faq(PARKING[2]) is None
     await service.close()
+
+
+def test_a_new_index_embeds_only_new_texts(encoder: Encoder) -> None:
+    embedded: list[str] = []
+
+    def counting(texts: Sequence[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return encoder.encode_queries(texts)
+
+    first = FaqIndex([entry(1, PARKING[0], (PARKING[1],))], counting)
+    second = FaqIndex([entry(1, PARKING[0], (PARKING[1],)), entry(2, WATER[0])], counting, first)
+    assert embedded == [PARKING[0], PARKING[1], WATER[0]]
+    hit = second.match(WATER[1], embed(encoder, [WATER[1]])[0])
+    assert hit is not None and hit.entry.id == 2
