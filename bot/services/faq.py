@@ -230,9 +230,13 @@ def answer_group(
     refs: Sequence[str],
     answer: str,
     source: str | None = None,
+    question: str | None = None,
     idempotency_key: str | None = None,
 ) -> AnswerResult:
-    """Answer a group of questions (the first ref is the entry's question); notify their askers once."""
+    """Answer a group of questions; notify their askers once.
+
+    The entry's question is `question` (the admin's wording) or else the first ref's text.
+    """
     actor.require(Role.ADMIN)
     check_key(idempotency_key)
     earlier = replayed(session, idempotency_key, "faq_answer")
@@ -244,7 +248,7 @@ def answer_group(
     if not existing:
         raise NotFoundError("Các câu hỏi của nhóm này không còn trong danh sách.")
     now = utcnow()
-    entry = _new_entry(session, actor, texts[existing[0]] or "", answer, source, now)
+    entry = _new_entry(session, actor, question or texts[existing[0]] or "", answer, source, now)
     for kind, question_id in existing:
         values = {"faq_id": entry.id, "kind": kind, "question_id": question_id, "linked_at": now}
         upsert(session, table_of(FaqLink), values, ["kind", "question_id"], {"faq_id": entry.id, "linked_at": now})
@@ -266,7 +270,8 @@ def _question_text(session: Session, kind: str, question_id: int) -> str | None:
 
 
 def _notify_askers(session: Session, question_ids: list[int], entry: FaqEntry, now: datetime) -> int:
-    """Queue the answer once for each consenting resident who asked one of the questions; mark them notified."""
+    """Queue the answer once for each consenting resident who asked one of the questions (quoting their
+    own wording, never another resident's); mark them notified."""
     if not question_ids:
         return 0
     consenting = sa.exists().where(
@@ -275,32 +280,34 @@ def _notify_askers(session: Session, question_ids: list[int], entry: FaqEntry, n
         col(Consent.withdrawn_at).is_(None),
     )
     stmt = (
-        sa.select(col(UnansweredAsk.resident_id))
+        sa.select(col(UnansweredAsk.resident_id), col(UnansweredQuestion.text))
         .join(Resident, col(Resident.id) == col(UnansweredAsk.resident_id))
+        .join(UnansweredQuestion, col(UnansweredQuestion.id) == col(UnansweredAsk.question_id))
         .where(
             col(UnansweredAsk.question_id).in_(question_ids),
             col(UnansweredAsk.notified_at).is_(None),
             col(Resident.erased_at).is_(None),
             consenting,
         )
-        .distinct()
+        .order_by(col(UnansweredAsk.resident_id), col(UnansweredAsk.last_asked).desc())
     )
-    residents = sorted(session.execute(stmt).scalars())
-    text = notification_text(entry)
-    for resident_id in residents:
-        queue_notification_text(session, resident_id, text)
-    if residents:
+    asked: dict[int, str] = {}
+    for resident_id, text in session.execute(stmt):
+        asked.setdefault(resident_id, text)
+    for resident_id, text in asked.items():
+        queue_notification_text(session, resident_id, notification_text(entry, text))
+    if asked:
         session.execute(
             sa.update(UnansweredAsk)
-            .where(col(UnansweredAsk.question_id).in_(question_ids), col(UnansweredAsk.resident_id).in_(residents))
+            .where(col(UnansweredAsk.question_id).in_(question_ids), col(UnansweredAsk.resident_id).in_(list(asked)))
             .values(notified_at=now)
         )
-    return len(residents)
+    return len(asked)
 
 
-def notification_text(entry: FaqEntry | FaqView) -> str:
-    """The plain-text message a resident receives when their question is answered."""
-    text = NOTIFY.format(question=entry.question, answer=entry.answer)
+def notification_text(entry: FaqEntry | FaqView, asked: str) -> str:
+    """The plain-text message a resident receives when the question they `asked` is answered."""
+    text = NOTIFY.format(question=asked, answer=entry.answer)
     return text + (f"\nNguồn: {entry.source}" if entry.source else "")
 
 

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 COMMANDS = ["chuatraloi", "themtu", "dstu", "xoatu"]
-ANSWER, SOURCE, CONFIRM = range(3)
+ANSWER, SOURCE, CONFIRM, QUESTION = range(4)
 DRAFT = "faq"
 REFRESH_SECONDS = 30
 GENERATION, REFRESH_LOCK = "knowledge_generation", "knowledge_lock"
@@ -61,8 +61,12 @@ ASK_SOURCE = "Nguồn của câu trả lời (ví dụ: số văn bản, đườ
 SKIP = "Bỏ qua"
 SUMMARY = "<b>Xem lại</b>\nCâu hỏi: {question}\nTrả lời:\n<blockquote>{answer}</blockquote>\nNguồn: {source}"
 NO_SOURCE = "(không ghi)"
-SAVE, CANCEL = "✅ Lưu", "✖️ Hủy"
-PRESS_SAVE = "Bạn hãy bấm «Lưu» hoặc «Hủy» ở trên nhé (hoặc /huy để hủy)."
+SAVE, EDIT, CANCEL = "✅ Lưu", "✏️ Sửa câu hỏi", "✖️ Hủy"
+PRESS_SAVE = "Bạn hãy bấm «Lưu», «Sửa câu hỏi» hoặc «Hủy» ở trên nhé (hoặc /huy để hủy)."
+ASK_QUESTION = (
+    "Gõ câu hỏi sẽ được lưu cùng câu trả lời (đây là lời của một người dân: hãy bỏ mọi chi tiết cá nhân "
+    "như địa chỉ, tên, số điện thoại)."
+)
 SAVED = "✅ Đã lưu câu trả lời số {id} cho {linked} câu hỏi. Đã xếp hàng thông báo cho {notified} người dân đã hỏi."
 CANCELLED = "Đã hủy, câu trả lời chưa được lưu."
 STAFF_LABEL = "💬 <b>Trả lời của cán bộ thành phố</b> (cập nhật {date})"
@@ -185,7 +189,7 @@ async def answer_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
 
 
 async def source_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
-    """The source (typed) or «Bỏ qua»: show the summary with «Lưu» / «Hủy»."""
+    """The source (typed) or «Bỏ qua»: show the summary."""
     draft = user_draft(context, DRAFT)
     query = update.callback_query
     if query is not None:
@@ -195,16 +199,48 @@ async def source_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     else:
         assert update.effective_message is not None
         draft["source"] = (update.effective_message.text or "").strip() or None
+    return await _summary(update, draft)
+
+
+async def edit_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """«Sửa câu hỏi»: ask for the question's wording to store."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await query.edit_message_reply_markup(reply_markup=None)
+    await reply(update, ASK_QUESTION)
+    return QUESTION
+
+
+async def question_typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """The admin's wording of the question: show the summary again."""
+    from bot.services.questions import MAX_TEXT
+
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    if len(message.text) > MAX_TEXT:
+        await reply(update, ANSWER_TOO_LONG.format(n=MAX_TEXT))
+        return QUESTION
+    draft = user_draft(context, DRAFT)
+    draft["question"] = " ".join(message.text.split())
+    return await _summary(update, draft)
+
+
+async def _summary(update: Update, draft: dict[str, Any]) -> int:
+    """The draft to check, with «Lưu» / «Sửa câu hỏi» / «Hủy»."""
     keyboard = InlineKeyboardMarkup(
-        [[
-            InlineKeyboardButton(SAVE, callback_data=fmt.callback("fc", "ok")),
-            InlineKeyboardButton(CANCEL, callback_data=fmt.callback("fc", "no")),
-        ]]
+        [
+            [InlineKeyboardButton(SAVE, callback_data=fmt.callback("fc", "ok"))],
+            [
+                InlineKeyboardButton(EDIT, callback_data=fmt.callback("fc", "edit")),
+                InlineKeyboardButton(CANCEL, callback_data=fmt.callback("fc", "no")),
+            ],
+        ]
     )
     summary = SUMMARY.format(
         question=fmt.esc(draft.get("question", "")),
         answer=fmt.esc(draft.get("answer", "")),
-        source=fmt.esc(draft["source"]) if draft["source"] else NO_SOURCE,
+        source=fmt.esc(draft["source"]) if draft.get("source") else NO_SOURCE,
     )
     await reply(update, summary, reply_markup=keyboard)
     return CONFIRM
@@ -229,6 +265,7 @@ async def save(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
             refs=draft.get("refs", []),
             answer=draft["answer"],
             source=draft.get("source"),
+            question=draft.get("question"),
             idempotency_key=f"tg:{context.bot.id}:cbq:{query.id}",
         )
     except DatabaseUnavailableError:
@@ -284,9 +321,11 @@ def conversation(admins: filters.BaseFilter) -> ConversationHandler:
                 ],
                 CONFIRM: [
                     CallbackQueryHandler(save, pattern=r"^fc:ok$"),
+                    CallbackQueryHandler(edit_question, pattern=r"^fc:edit$"),
                     CallbackQueryHandler(cancel, pattern=r"^fc:no$"),
                     MessageHandler(text, _nudge_save),
                 ],
+                QUESTION: [MessageHandler(text, question_typed)],
             },
             fallbacks=[CommandHandler("huy", cancel)],
             name="faq_answer",

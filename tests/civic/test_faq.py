@@ -133,6 +133,7 @@ def test_answering_a_group_notifies_each_consenting_asker_once_and_replays_safel
     sent = outbox(session)
     assert sorted(chat for chat, _ in sent) == [5101, 5102]
     assert "Từ 8 giờ đến 20 giờ" in sent[0][1] and "Nguồn: Thông báo 12/TB" in sent[0][1]
+    assert all(f"«{paraphrase}»" in text for _, text in sent)  # each resident's own latest wording
     replay = faq.answer_group(
         session=session, actor=ADMIN, refs=refs, answer="Từ 8 giờ đến 20 giờ, cả cuối tuần.",
         idempotency_key="tg:1:cbq:42",

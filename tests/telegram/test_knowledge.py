@@ -39,6 +39,7 @@ PETS = [
 GOLD = "Giá vàng SJC hôm nay bao nhiêu một lượng?"
 ANSWER = "Có. Chủ nuôi chó đăng ký với UBND phường nơi cư trú và tiêm phòng dại hằng năm <miễn phí>."
 SOURCE = "Quyết định 15/2026/QĐ-UBND"
+EDITED = "Có phải đăng ký khi nuôi chó ở chung cư không?"
 ASKER, ASKER2, NO_CONSENT, LATER = 9301, 9302, 9303, 9304
 
 
@@ -100,6 +101,10 @@ async def test_admin_answers_a_group_and_residents_get_the_staff_answer(
         assert [label for label, _ in buttons(source_prompt)] == [knowledge.SKIP]
         summary = await say(fake, ADMIN, SOURCE)
         assert ANSWER in visible(summary) and SOURCE in visible(summary)
+        await press(fake, ADMIN, summary.result, "fc:edit")  # residents' wording may hold personal details
+        assert visible(await reply_to(fake, ADMIN)) == knowledge.ASK_QUESTION
+        summary = await say(fake, ADMIN, EDITED)
+        assert f"Câu hỏi: {EDITED}" in visible(summary)
         await press(fake, ADMIN, summary.result, "fc:ok")
         saved = visible(await reply_to(fake, ADMIN, SLOW))
         assert "cho 3 câu hỏi" in saved and "cho 2 người dân" in saved
@@ -107,6 +112,7 @@ async def test_admin_answers_a_group_and_residents_get_the_staff_answer(
         for user in (ASKER, ASKER2):  # through the outbox, once each
             note = visible(await reply_to(fake, user, SLOW))
             assert "Cán bộ thành phố đã trả lời" in note and ANSWER in note and SOURCE in note
+            assert f"«{PETS[1]}»" in note  # their own wording, never another resident's
 
         staff = visible(await say(fake, LATER, "Muốn nuôi chó ở chung cư thì phải đăng ký ở phường à?", SLOW))
         today = datetime.now(LOCAL_TZ).strftime("%d/%m/%Y")
