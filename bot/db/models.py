@@ -239,6 +239,7 @@ class FaqLink(SQLModel, table=True):
     faq_id: int = Field(foreign_key="faq_entry.id", index=True)
     kind: str = Field(max_length=12)
     question_id: int
+    seen_count: int  # the question's asks (or 👎) when answered: more later puts it back on /chuatraloi
     linked_at: datetime = _ts()
 
 

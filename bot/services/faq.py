@@ -190,7 +190,7 @@ def pending_questions(
 ) -> list[PendingQuestion]:
     """Questions still waiting for an answer: abstained on, or rated not helpful (most asked first).
 
-    A question answered by an entry leaves the list, unless residents asked or rated it again since.
+    A question answered by an entry leaves the list, unless residents asked it (or rated it 👎) again since.
     """
     actor.require(Role.ADMIN)
     found: list[PendingQuestion] = []
@@ -200,7 +200,7 @@ def pending_questions(
     ):
         table = table_of(model)
         link = sa.and_(col(FaqLink.kind) == kind, col(FaqLink.question_id) == table.c.id)
-        answered = sa.exists().where(link, col(FaqLink.linked_at) >= table.c.last_seen)
+        answered = sa.exists().where(link, col(FaqLink.seen_count) >= table.c[count_column])
         stmt = (
             sa.select(table.c.id, table.c.text, table.c[count_column], table.c.last_seen)
             .where(table.c[count_column] > 0, ~answered)
@@ -243,15 +243,18 @@ def answer_group(
     if earlier is not None:
         return _result(session, earlier)
     parsed = parse_refs(refs)
-    texts = {ref: _question_text(session, *ref) for ref in parsed}
-    existing = [ref for ref in parsed if texts[ref] is not None]
+    found = {ref: _question(session, *ref) for ref in parsed}
+    existing = [ref for ref in parsed if found[ref] is not None]
     if not existing:
         raise NotFoundError("Các câu hỏi của nhóm này không còn trong danh sách.")
     now = utcnow()
-    entry = _new_entry(session, actor, question or texts[existing[0]] or "", answer, source, now)
-    for kind, question_id in existing:
-        values = {"faq_id": entry.id, "kind": kind, "question_id": question_id, "linked_at": now}
-        upsert(session, table_of(FaqLink), values, ["kind", "question_id"], {"faq_id": entry.id, "linked_at": now})
+    first = found[existing[0]]
+    entry = _new_entry(session, actor, question or (first[0] if first else ""), answer, source, now)
+    for ref in existing:
+        count = (found[ref] or ("", 0))[1]
+        values = {"faq_id": entry.id, "kind": ref[0], "question_id": ref[1], "seen_count": count, "linked_at": now}
+        update = {"faq_id": entry.id, "seen_count": count, "linked_at": now}
+        upsert(session, table_of(FaqLink), values, ["kind", "question_id"], update)
     notified = _notify_askers(session, [qid for kind, qid in existing if kind == UNANSWERED], entry, now)
     result = {"faq_id": entry.id, "linked": len(existing), "notified": notified}
     return _result(session, commit_once(session, idempotency_key, "faq_answer", result))
@@ -262,11 +265,14 @@ def _result(session: Session, stored: dict[str, int]) -> AnswerResult:
     return AnswerResult(_views(session, [_get(session, stored["faq_id"])])[0], stored["linked"], stored["notified"])
 
 
-def _question_text(session: Session, kind: str, question_id: int) -> str | None:
-    """The text of a listed question (None when it is gone)."""
-    model = UnansweredQuestion if kind == UNANSWERED else AnswerRating
-    table = table_of(model)
-    return session.execute(sa.select(table.c.text).where(table.c.id == question_id)).scalar()
+def _question(session: Session, kind: str, question_id: int) -> tuple[str, int] | None:
+    """(text, asks or 👎 count) of a listed question (None when it is gone)."""
+    if kind == UNANSWERED:
+        table, count = table_of(UnansweredQuestion), "count"
+    else:
+        table, count = table_of(AnswerRating), "not_helpful"
+    row = session.execute(sa.select(table.c.text, table.c[count]).where(table.c.id == question_id)).first()
+    return None if row is None else (row[0], int(row[1]))
 
 
 def _notify_askers(session: Session, question_ids: list[int], entry: FaqEntry, now: datetime) -> int:

@@ -148,12 +148,20 @@ def test_answering_a_group_notifies_each_consenting_asker_once_and_replays_safel
         faq.answer_group(session=session, actor=ADMIN, refs=["drop table"], answer="x")
 
 
-def test_an_answered_question_asked_again_after_its_entry_is_removed_is_listed_again(session: Session) -> None:
+def test_an_answered_question_comes_back_when_asked_again_or_its_entry_is_removed(session: Session) -> None:
+    rated = "Thư viện có wifi không?"
     questions.record_unanswered(session=session, text=LIBRARY)
-    result = faq.answer_group(session=session, actor=ADMIN, refs=refs_of(session, LIBRARY), answer="8h-20h")
+    questions.record_rating(session=session, text=rated, helpful=False, idempotency_key=None)
+    refs = refs_of(session, LIBRARY, rated)
+    faq.answer_group(session=session, actor=ADMIN, refs=refs, answer="8h-20h, có wifi.")
+    questions.record_rating(session=session, text=rated, helpful=True, idempotency_key=None)
+    assert faq.pending_questions(session=session, actor=ADMIN) == []  # a 👍 since is no reason to answer again
+    questions.record_rating(session=session, text=rated, helpful=False, idempotency_key=None)
+    assert [q.text for q in faq.pending_questions(session=session, actor=ADMIN)] == [rated]  # a new 👎 is
+    result = faq.answer_group(session=session, actor=ADMIN, refs=refs_of(session, rated), answer="Có wifi miễn phí.")
     assert faq.pending_questions(session=session, actor=ADMIN) == []
     faq.remove_entry(session=session, actor=ADMIN, faq_id=result.entry.id)
-    assert [q.text for q in faq.pending_questions(session=session, actor=ADMIN)] == [LIBRARY]
+    assert [q.text for q in faq.pending_questions(session=session, actor=ADMIN)] == [rated]
 
 
 def test_erasure_removes_linked_questions_and_keeps_anonymous_counts(

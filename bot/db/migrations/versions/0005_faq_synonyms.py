@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("faq_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(12), nullable=False),
         sa.Column("question_id", sa.Integer(), nullable=False),
+        sa.Column("seen_count", sa.Integer(), nullable=False),
         sa.Column("linked_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["faq_id"], ["faq_entry.id"]),
         sa.PrimaryKeyConstraint("id"),
