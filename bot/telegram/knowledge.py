@@ -128,11 +128,12 @@ def _group_message(number: int, group: list[PendingQuestion]) -> str:
 
 async def unanswered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/chuatraloi: one message per group of similar questions, each with a «✍️ Trả lời» button."""
+    from bot.search.errors import SearchError
     from bot.services.errors import ServiceError
 
     try:
         groups = await _groups(update, context)
-    except ServiceError as exc:
+    except (ServiceError, SearchError) as exc:
         await reply(update, fmt.esc(exc.message))
         return
     if not groups:
@@ -148,6 +149,7 @@ async def unanswered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 async def begin_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """«✍️ Trả lời»: find the group of the pressed question again and ask for the answer."""
+    from bot.search.errors import SearchError
     from bot.services.errors import PermissionDeniedError, ServiceError
 
     query = update.callback_query
@@ -158,7 +160,7 @@ async def begin_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> in
     except PermissionDeniedError:
         await query.answer(fmt.REFUSED, show_alert=True)
         return ConversationHandler.END
-    except ServiceError as exc:
+    except (ServiceError, SearchError) as exc:
         await query.answer(exc.message, show_alert=True)
         return ConversationHandler.END
     group = next((g for g in groups if ref in {q.ref for q in g}), None)
@@ -430,6 +432,7 @@ async def _refresh_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def refresh_knowledge(application: Application) -> None:
     """Reload staff answers and synonyms into the search service if they changed; a DB outage only logs."""
+    from bot.search.errors import SearchError
     from bot.search.faq import FaqEntry
     from bot.services.errors import ServiceError
 
@@ -447,9 +450,13 @@ async def refresh_knowledge(application: Application) -> None:
         if loaded is None:
             return
         entries, rules = loaded
-        await bot_deps.search.set_faq(
-            [FaqEntry(e.id, e.question, e.answer, e.source, e.updated_at, e.variants) for e in entries]
-        )
+        try:
+            await bot_deps.search.set_faq(
+                [FaqEntry(e.id, e.question, e.answer, e.source, e.updated_at, e.variants) for e in entries]
+            )
+        except SearchError as exc:  # the encoder cannot load: documents are still answered
+            log.error("staff answers not loaded: %s", exc.message)
+            return
         bot_deps.search.set_extra_synonyms([(r.everyday, r.formal) for r in rules])
         application.bot_data[GENERATION] = generation
         log.info("loaded %d staff answers and %d admin synonyms", len(entries), len(rules))
