@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import civic, export, run, search
+from bot.cli import civic, export, faq, run, search
 
 app = typer.Typer(
     name="citizenbot",
@@ -29,6 +29,7 @@ def version() -> None:
 search.register(app)
 civic.register(app)
 export.register(app)
+faq.register(app)
 run.register(app)
 
 

@@ -262,3 +262,54 @@ class UserDraft(SQLModel, table=True):
     owner: str = Field(primary_key=True, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(sa.JSON(), nullable=False))
     updated_at: datetime = _ts()
+
+
+class FaqEntry(SQLModel, table=True):
+    """An answer written by the city's staff (from /chuatraloi or the CLI), searched before the documents."""
+
+    __tablename__ = "faq_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    question: str = Field(max_length=1000)
+    answer: str = Field(sa_column=sa.Column(sa.Text(), nullable=False))
+    source: str | None = Field(default=None, max_length=500)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts(index=True)
+
+
+class FaqLink(SQLModel, table=True):
+    """A question ('unanswered' or 'rating' row) answered by an FAQ entry: a variant of it, off /chuatraloi."""
+
+    __tablename__ = "faq_link"
+    __table_args__ = (sa.UniqueConstraint("kind", "question_id", name="uq_faq_link_question"),)
+    id: int | None = Field(default=None, primary_key=True)
+    faq_id: int = Field(foreign_key="faq_entry.id", index=True)
+    kind: str = Field(max_length=12)
+    question_id: int
+    seen_count: int  # the question's asks (or 👎) when answered: more later puts it back on /chuatraloi
+    linked_at: datetime = _ts()
+
+
+class UnansweredAsk(SQLModel, table=True):
+    """Who asked an unanswered question, kept only for residents who consented to notifications."""
+
+    __tablename__ = "unanswered_ask"
+    __table_args__ = (sa.UniqueConstraint("question_id", "resident_id", name="uq_unanswered_ask"),)
+    id: int | None = Field(default=None, primary_key=True)
+    question_id: int = Field(foreign_key="unanswered_question.id", index=True)
+    resident_id: int = Field(foreign_key="resident.id", index=True)
+    asks: int = 1
+    last_asked: datetime = _ts()
+    notified_at: datetime | None = _ts(nullable=True)
+
+
+class SynonymRule(SQLModel, table=True):
+    """An admin's everyday ↔ formal wording pair, used beside the shipped synonyms.txt."""
+
+    __tablename__ = "synonym_rule"
+    __table_args__ = (sa.UniqueConstraint("everyday", "formal", name="uq_synonym_rule"),)
+    id: int | None = Field(default=None, primary_key=True)
+    everyday: str = Field(max_length=200)
+    formal: str = Field(max_length=200)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _ts()

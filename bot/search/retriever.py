@@ -10,6 +10,7 @@ Abstention uses a few documented thresholds over evidence features (see `abstain
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from bot.search.models import Answer, Passage
 from bot.search.names import CITIES, capitalised_runs, dominant_place, name_lexicon, names_in
 from bot.search.restore import Restorer
 from bot.search.store import StoredIndex, load_index, read_manifest
-from bot.search.synonyms import expansions, load_rules
+from bot.search.synonyms import Rule, expansions, load_rules, parse_rules
 from bot.text import plain_syllables, validate_question
 
 CITY_NAMES = frozenset(tuple(c.split()) for c in CITIES)
@@ -131,6 +132,7 @@ class Retriever:
         self._restorer = Restorer(c.text for c in stored.chunks)
         self._corpus_plain = " " + " ".join(plain_syllables(" ".join(c.text for c in stored.chunks))) + " "
         self._synonyms = load_rules()
+        self._extra_synonyms: list[Rule] = []
         self._names = name_lexicon(c.text for c in stored.chunks)
         doc_text: dict[str, list[str]] = {}
         for chunk in stored.chunks:
@@ -178,6 +180,10 @@ class Retriever:
             highlight = self.chunks[order[0]].text[a:b] or self.chunks[order[0]].text
         return make_answer(question, passages, highlight, evidence is None or abstain(evidence))
 
+    def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Admins' (everyday, formal) pairs, applied after the shipped rules from the next question."""
+        self._extra_synonyms = parse_rules("\n".join(f"{everyday} = {formal}" for everyday, formal in pairs))
+
     def _candidates(self, qvec: np.ndarray, plain_scores: np.ndarray, word_scores: np.ndarray) -> np.ndarray:
         """Passages worth scoring fully (all of them in small corpora)."""
         n = len(self.chunks)
@@ -193,7 +199,7 @@ class Retriever:
         """Fused ranking: (passage order, fused scores in that order, best clause of the top, evidence)."""
         restored = self._restorer.restore(question)
         qvec = self.encoder.encode_queries([restored])[0]
-        extra = " . ".join(expansions(question, self._synonyms))
+        extra = " . ".join(expansions(question, self._synonyms + self._extra_synonyms))
         ptoks, wtoks = plain_tokens(question), word_tokens(restored)
         if extra:
             ptoks, wtoks = ptoks + plain_tokens(extra), wtoks + word_tokens(extra)

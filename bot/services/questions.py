@@ -1,6 +1,8 @@
 """Questions the retriever abstained on, and anonymous ratings of answers, counted by normalised text.
 
-Admins see both: what the documents do not cover, and answers residents found unhelpful.
+Admins see both: what the documents do not cover, and answers residents found unhelpful. A question's
+text is linked to its asker (unanswered_ask) only when they consented to notifications, so that a staff
+answer can reach them later; erasure removes those links and the asks they counted.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from bot.db.models import AnswerRating, UnansweredQuestion, utcnow
+from bot.db.models import AnswerRating, FaqLink, UnansweredAsk, UnansweredQuestion, utcnow
 from bot.services._base import check_key, commit_once, guarded, replayed, table_of, upsert
 from bot.services.errors import InvalidInputError
 
@@ -55,16 +57,63 @@ def _key_and_text(text: str) -> tuple[str, str]:
 
 
 @guarded
-def record_unanswered(*, session: Session, text: str) -> int:
-    """Count one more ask of this question; returns its count."""
+def record_unanswered(*, session: Session, text: str, pseudonym: str | None = None) -> int:
+    """Count one more ask of this question; returns its count.
+
+    The asker (`pseudonym`) is linked to the question only when they consented to notifications;
+    otherwise the ask is counted anonymously.
+    """
     key, shown = _key_and_text(text)
     now = utcnow()
     table = table_of(UnansweredQuestion)
     values = {"key": key, "text": shown, "count": 1, "first_seen": now, "last_seen": now}
     upsert(session, table, values, ["key"], {"count": table.c.count + 1, "last_seen": now})
-    count = session.execute(sa.select(table.c.count).where(table.c.key == key)).scalar_one()
+    question_id, count = session.execute(sa.select(table.c.id, table.c.count).where(table.c.key == key)).one()
+    resident_id = _notifiable_resident(session, pseudonym)
+    if resident_id is not None:
+        asks = table_of(UnansweredAsk)
+        link = {"question_id": question_id, "resident_id": resident_id, "asks": 1, "last_asked": now}
+        update = {"asks": asks.c.asks + 1, "last_asked": now}
+        upsert(session, asks, link, ["question_id", "resident_id"], update)
     session.commit()
     return int(count)
+
+
+def _notifiable_resident(session: Session, pseudonym: str | None) -> int | None:
+    """The resident's id when they exist, are not erased and consent to notifications."""
+    from bot.services.residents import Purpose, find_resident, has_consent
+
+    if pseudonym is None:
+        return None
+    row = find_resident(session, pseudonym)
+    if row is None or row.erased_at is not None:
+        return None
+    return row.id if has_consent(session=session, pseudonym=pseudonym, purpose=Purpose.NOTIFICATIONS) else None
+
+
+def forget_asks(session: Session, resident_id: int) -> int:
+    """Erasure, in the caller's transaction: unlink the resident's questions and uncount their asks.
+
+    A question nobody else asked disappears (with its FAQ link); anonymous asks of the others stay counted.
+    """
+    rows = session.execute(
+        sa.select(col(UnansweredAsk.question_id), col(UnansweredAsk.asks)).where(
+            col(UnansweredAsk.resident_id) == resident_id
+        )
+    ).all()
+    session.execute(sa.delete(UnansweredAsk).where(col(UnansweredAsk.resident_id) == resident_id))
+    table = table_of(UnansweredQuestion)
+    for question_id, asks in rows:
+        session.execute(sa.update(table).where(table.c.id == question_id).values(count=table.c.count - asks))
+    asked = [question_id for question_id, _ in rows]
+    emptied = list(session.execute(sa.select(table.c.id).where(table.c.id.in_(asked), table.c.count <= 0)).scalars())
+    if emptied:
+        session.execute(
+            sa.delete(FaqLink).where(col(FaqLink.kind) == "unanswered", col(FaqLink.question_id).in_(emptied))
+        )
+        session.execute(sa.delete(UnansweredAsk).where(col(UnansweredAsk.question_id).in_(emptied)))
+        session.execute(sa.delete(table).where(table.c.id.in_(emptied)))
+    return len(rows)
 
 
 @guarded

@@ -35,6 +35,7 @@ from bot.services.addresses import AddressBook
 from bot.services.audit import AuditAction, record_audit
 from bot.services.errors import ConsentRequiredError, InvalidInputError, NotFoundError
 from bot.services.notifications import drop_notifications_of
+from bot.services.questions import forget_asks
 from bot.services.roles import Actor
 from bot.services.wards import WardResult, normalize_ward
 
@@ -373,6 +374,7 @@ def forget(*, session: Session, pseudonym: str, actor: Actor | str = "resident")
     votes = session.execute(sa.select(sa.func.count()).where(col(Vote.resident_id) == row.id)).scalar_one()
     drop_notifications_of(session, row.id or 0)
     _drop_address(session, row.id or 0)
+    forget_asks(session, row.id or 0)
     row.pseudonym = f"erased:{uuid.uuid4().hex}"[:64]
     row.language = row.ward = row.ward_input = None
     row.ward_verified, row.erased_at = False, now

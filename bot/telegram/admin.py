@@ -1,4 +1,4 @@
-"""Admins: /capnhat re-indexes knowledge/ in the background, documents are added by upload, /chuatraloi."""
+"""Admins: /capnhat re-indexes knowledge/ in the background, documents are added by upload."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from telegram.ext import (
 
 from bot.telegram import format as fmt
 from bot.telegram.common import reply
-from bot.telegram.deps import Searcher, call, deps
+from bot.telegram.deps import Searcher, deps
 
 if TYPE_CHECKING:
     from telegram import Document as TgDocument
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from bot.search.uploads import DocumentStore, Staged, UploadRejectedError
 
 log = logging.getLogger(__name__)
-COMMANDS = ["capnhat", "chuatraloi"]
+COMMANDS = ["capnhat"]
 BUTTONS = ["up"]  # callback data prefixes of admin buttons (role checked by the staff gate)
 REINDEXING = "Đang lập lại chỉ mục tài liệu; câu hỏi vẫn được trả lời bằng chỉ mục cũ trong lúc chờ."
 REINDEXED = "✅ Đã cập nhật chỉ mục: {documents} tài liệu, {passages} đoạn, trong {seconds:.1f} giây."
@@ -38,9 +38,6 @@ SKIPPED = "Bỏ qua {n} tệp:"
 BAD_TYPE = "Mình chỉ nhận tài liệu pdf, docx, txt, md hoặc html."
 BAD_NAME = "Tên tệp không hợp lệ. Hãy đổi tên tệp (chữ, số, dấu gạch) rồi gửi lại."
 SAVED = "Đã lưu tài liệu <b>{name}</b> vào kho tài liệu."
-NO_UNANSWERED = "Chưa có câu hỏi nào mà mình không trả lời được hoặc bị đánh giá là không có ích."
-UNANSWERED_TITLE = "Câu hỏi chưa trả lời được (hỏi nhiều nhất trước)"
-UNHELPFUL_TITLE = "Câu trả lời bị đánh giá «Không có ích» (nhiều nhất trước)"
 
 
 async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -178,34 +175,10 @@ async def confirm_replace(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     _start_rebuild(update, context)
 
 
-async def unanswered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/chuatraloi: questions the bot abstained on, then answers residents rated not helpful."""
-    from bot.services import questions
-    from bot.services.errors import ServiceError
-
-    try:
-        items = await call(context, questions.top_unanswered, limit=30)
-        unhelpful = await call(context, questions.top_unhelpful, limit=20)
-    except ServiceError as exc:
-        await reply(update, fmt.esc(exc.message))
-        return
-    if not items and not unhelpful:
-        await reply(update, NO_UNANSWERED)
-        return
-    sections = []
-    if items:
-        sections.append(fmt.bullet_list(UNANSWERED_TITLE, [f"({item.count}×) {item.text}" for item in items]))
-    if unhelpful:
-        lines = [f"(👎 {r.not_helpful} · 👍 {r.helpful}) {r.text}" for r in unhelpful]
-        sections.append(fmt.bullet_list(UNHELPFUL_TITLE, lines))
-    await reply(update, "\n\n".join(sections))
-
-
 def handlers(admins: filters.BaseFilter) -> list[BaseHandler]:
     """Admin commands and document uploads, gated by the admins filter at registration."""
     return [
         CommandHandler("capnhat", reindex, filters=admins),
-        CommandHandler("chuatraloi", unanswered, filters=admins),
         MessageHandler(admins & filters.Document.ALL & filters.UpdateType.MESSAGE, add_document),
         CallbackQueryHandler(confirm_replace, pattern=r"^up:"),
     ]

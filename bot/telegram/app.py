@@ -19,7 +19,20 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from bot.telegram import admin, common, feedback, officer, outbox, polls, privacy, profile, qa, staff, track
+from bot.telegram import (
+    admin,
+    common,
+    feedback,
+    knowledge,
+    officer,
+    outbox,
+    polls,
+    privacy,
+    profile,
+    qa,
+    staff,
+    track,
+)
 from bot.telegram.deps import DEPS_KEY, BotDeps, FloodGate, RoleFilters, Searcher, deps
 from bot.telegram.persistence import DatabasePersistence, expire_flows, refresh_flows_handler
 
@@ -117,19 +130,28 @@ def build_application(
     return application
 
 
+STAFF_OFFICER_COMMANDS = officer.COMMANDS
+STAFF_ADMIN_COMMANDS = admin.COMMANDS + knowledge.COMMANDS + polls.ADMIN_COMMANDS
+
+
 def _add_handlers(application: Application, settings: Settings) -> None:
     """Register every handler, in order: flow steps, flood limit, edits/forwards and the staff gate,
     commands, flows, Q&A, fallbacks. Staff handlers are registered for private chats only: the gate
     (group -1) checks the sender's role in the database on every staff action."""
     private = filters.ChatType.PRIVATE
     question = private & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
-    flows = [feedback.conversation(), profile.conversation(), polls.create_conversation(private)]
+    flows = [
+        feedback.conversation(),
+        profile.conversation(),
+        polls.create_conversation(private),
+        knowledge.conversation(private),
+    ]
     timeout = settings.conversation_timeout_minutes * 60
     application.add_handler(refresh_flows_handler(flows, timeout), group=-3)
     application.add_handler(common.flood_handler(), group=-2)
     application.add_handlers(common.early_handlers(), group=-1)
     application.add_handlers(
-        staff.gate(officer.COMMANDS, admin.COMMANDS + polls.ADMIN_COMMANDS, admin.BUTTONS), group=-1
+        staff.gate(STAFF_OFFICER_COMMANDS, STAFF_ADMIN_COMMANDS, admin.BUTTONS + knowledge.BUTTONS), group=-1
     )
     application.add_handlers(common.command_handlers())
     application.add_handlers(common.private_only_handlers(privacy.COMMANDS + feedback.COMMANDS + polls.COMMANDS))
@@ -137,8 +159,9 @@ def _add_handlers(application: Application, settings: Settings) -> None:
     application.add_handlers(profile.handlers())
     application.add_handlers(officer.handlers(private))
     application.add_handlers(admin.handlers(private))
+    application.add_handlers(knowledge.handlers(private))
     application.add_handlers(polls.handlers(private))
-    application.add_handlers(common.refusal_handlers(officer.COMMANDS + admin.COMMANDS + polls.ADMIN_COMMANDS))
+    application.add_handlers(common.refusal_handlers(STAFF_OFFICER_COMMANDS + STAFF_ADMIN_COMMANDS))
     application.add_handlers(track.handlers())
     application.add_handlers(privacy.handlers())
     application.add_handlers(qa.handlers(question))
@@ -152,6 +175,7 @@ async def _post_init(application: Application, *, manage_search: bool) -> None:
     if manage_search:
         await bot_deps.search.start(build_if_missing=True)
     await refresh_roles(application)
+    await knowledge.start_refresh(application)
     if application.job_queue is not None:
         application.job_queue.run_repeating(_refresh_job, interval=ROLE_REFRESH_SECONDS, first=ROLE_REFRESH_SECONDS)
         interval = bot_deps.settings.telegram_outbox_interval

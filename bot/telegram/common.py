@@ -238,6 +238,9 @@ ADMIN_COMMANDS = [
     ("taokhaosat", "Tạo khảo sát"),
     ("dongkhaosat", "Đóng khảo sát"),
     ("chuatraloi", "Câu hỏi chưa trả lời được"),
+    ("themtu", "Thêm từ đồng nghĩa"),
+    ("dstu", "Danh sách từ đồng nghĩa"),
+    ("xoatu", "Xóa từ đồng nghĩa"),
 ]
 
 

@@ -16,8 +16,12 @@ from bot.config import Settings
 from bot.services.addresses import AddressBook
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
     from sqlmodel import Session
 
+    from bot.search.faq import FaqEntry, FaqHit
     from bot.search.models import Answer, BuildReport
 
 DEPS_KEY = "deps"
@@ -49,6 +53,22 @@ class Searcher(Protocol):
 
     async def rebuild(self) -> BuildReport:
         """Re-index knowledge/ in the background and swap the index in atomically."""
+        ...
+
+    async def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors (off the event loop)."""
+        ...
+
+    async def set_faq(self, entries: Sequence[FaqEntry]) -> None:
+        """Replace the staff answers searched before the documents."""
+        ...
+
+    async def match_faq(self, question: str) -> FaqHit | None:
+        """The staff answer matching the question closely, if any."""
+        ...
+
+    def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Admins' (everyday, formal) wording pairs."""
         ...
 
 

@@ -22,7 +22,9 @@ WELCOME = (
 )
 PRIVACY_NOTICE = (
     "<b>Thông báo về dữ liệu cá nhân</b> (Luật Bảo vệ dữ liệu cá nhân 91/2025/QH15)\n"
-    "Câu hỏi bạn gõ không được lưu kèm danh tính của bạn. Khi bạn gửi góp ý hoặc bỏ phiếu, "
+    "Câu hỏi bạn gõ không được lưu kèm danh tính của bạn, trừ câu hỏi mình chưa trả lời được khi bạn "
+    "đồng ý nhận thông báo: mình giữ liên kết đó chỉ để gửi bạn câu trả lời của cán bộ khi có. "
+    "Khi bạn gửi góp ý hoặc bỏ phiếu, "
     "mình lưu nội dung đó với một mã bí danh (không lưu tên, số điện thoại), và mã trò chuyện "
     "chỉ để báo cho bạn kết quả xử lý. Bạn có thể rút lại đồng ý và xóa dữ liệu bất cứ lúc nào bằng /xoadulieu.\n"
     "Bạn có đồng ý để mình lưu góp ý, phiếu khảo sát và gửi thông báo cho bạn không?"
@@ -51,7 +53,9 @@ HELP_ADMIN = (
     "Gửi tệp pdf, docx, txt, md, html (tối đa 20 MB) để thêm tài liệu\n"
     "/taokhaosat - tạo khảo sát mới\n"
     "/dongkhaosat ID - đóng khảo sát\n"
-    "/chuatraloi - các câu hỏi chưa trả lời được"
+    "/chuatraloi - các câu hỏi chưa trả lời được, gộp theo ý nghĩa, để trả lời\n"
+    "/themtu CÁCH NÓI THƯỜNG NGÀY = CÁCH NÓI TRONG VĂN BẢN - thêm từ đồng nghĩa\n"
+    "/dstu - danh sách từ đồng nghĩa; /xoatu SỐ - xóa một từ"
 )
 CONSENT_THANKS = "Cảm ơn bạn đã đồng ý. Bạn có thể rút lại bất cứ lúc nào bằng /xoadulieu."
 CONSENT_DECLINED = "Không sao cả. Bạn vẫn có thể đặt câu hỏi; mình sẽ không lưu góp ý hay phiếu của bạn."
@@ -88,6 +92,7 @@ FLOW_TIMED_OUT = {
     ),
     "taokhaosat": "⌛ Việc tạo khảo sát đã dừng vì {minutes} phút không có phản hồi. Gõ /taokhaosat để bắt đầu lại.",
     "phuongxa": "⌛ Việc lưu phường/xã đã dừng vì {minutes} phút không có phản hồi. Gõ /phuongxa khi bạn sẵn sàng.",
+    "faq_answer": "⌛ Câu trả lời đang soạn đã bị hủy vì {minutes} phút không có phản hồi. Gõ /chuatraloi để làm lại.",
     "default": "⌛ Thao tác đang làm đã kết thúc vì {minutes} phút không có phản hồi.",
 }
 

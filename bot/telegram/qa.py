@@ -12,7 +12,8 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.telegram import format as fmt
-from bot.telegram.deps import call, deps
+from bot.telegram import knowledge
+from bot.telegram.deps import call, deps, pseudonym
 
 if TYPE_CHECKING:
     from bot.search.models import Answer
@@ -62,16 +63,25 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     text = _strip_mention(message.text, context.bot.username)
     try:
         question = validate_question(text)
-        answer = await _ask_showing_typing(message, deps(context).search.ask(question))
+        staff = await deps(context).search.match_faq(question)
+        answer = None if staff else await _ask_showing_typing(message, deps(context).search.ask(question))
     except SearchError as exc:
         await message.reply_text(fmt.esc(exc.message), parse_mode=ParseMode.HTML)
         return
+    if staff is not None:
+        await _reply_rated(message, knowledge.staff_answer(staff))
+        return
+    assert answer is not None
     if answer.abstained or not answer.passages:
         await message.reply_text(fmt.NOT_COVERED, parse_mode=ParseMode.HTML)
-        await _log_unanswered(context, question)
+        await _log_unanswered(update, context, question)
         return
     best = answer.passages[0]
-    reply = fmt.answer_message(best.text, answer.highlight, best.title, best.source)
+    await _reply_rated(message, fmt.answer_message(best.text, answer.highlight, best.title, best.source))
+
+
+async def _reply_rated(message: Message, reply: str) -> None:
+    """Reply to the question (split at Telegram's limit) with the rating buttons under the last part."""
     parts = fmt.split_html(reply)
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
@@ -92,13 +102,14 @@ async def _ask_showing_typing(message: Message, asking: Awaitable[Answer]) -> An
     return await task
 
 
-async def _log_unanswered(context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
-    """Record an abstained question (text only, no resident); a database outage only logs a warning."""
+async def _log_unanswered(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    """Record an abstained question (linked to the resident only if they consented to notifications);
+    a database outage only logs a warning."""
     from bot.services import questions
     from bot.services.errors import ServiceError
 
     try:
-        await call(context, questions.record_unanswered, text=question)
+        await call(context, questions.record_unanswered, text=question, pseudonym=pseudonym(update, context))
     except ServiceError as exc:
         log.warning("unanswered question not recorded: %s", exc.message)
 
