@@ -311,7 +311,11 @@ def kind_metrics(outcomes: Sequence[Outcome], split: str) -> dict[str, dict[str,
                 "wrongly_abstained": _ratio(sum(o.abstained for o in rows), n),
             }
         else:
-            out[kind] = {"n": n, "expect": rows[0].question.expected, "handled": _ratio(sum(o.handled for o in rows), n)}
+            out[kind] = {
+                "n": n,
+                "expect": rows[0].question.expected,
+                "handled": _ratio(sum(o.handled for o in rows), n),
+            }
     inside = [o for o in chosen if o.question.in_scope and o.question.kind != "english"]
     if inside:
         out["all Vietnamese answerable"] = {
@@ -325,7 +329,9 @@ def kind_metrics(outcomes: Sequence[Outcome], split: str) -> dict[str, dict[str,
     outside = [o for o in chosen if not o.question.in_scope]
     if outside:
         out["all out of scope"] = {
-            "n": len(outside), "expect": "not answer", "handled": _ratio(sum(o.handled for o in outside), len(outside))
+            "n": len(outside),
+            "expect": "not answer",
+            "handled": _ratio(sum(o.handled for o in outside), len(outside)),
         }
     return out
 

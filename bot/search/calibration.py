@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -131,7 +131,9 @@ def generic_out_of_scope() -> tuple[list[str], list[str]]:
 
 
 def synthetic_questions(
-    clauses: Sequence[str], rules: Sequence[tuple[tuple[str, ...], str]] = (), n: int = SAMPLE_CLAUSES,
+    clauses: Sequence[str],
+    rules: Sequence[tuple[tuple[str, ...], str]] = (),
+    n: int = SAMPLE_CLAUSES,
     seed: int = 0,
 ) -> list[str]:
     """In-scope questions drawn from the corpus's clauses, loosened the way residents ask.
@@ -141,8 +143,8 @@ def synthetic_questions(
     """
     rng = random.Random(seed)
     everyday: dict[str, list[str]] = {}
-    for words, formal in rules:
-        everyday.setdefault(formal.lower(), []).append(" ".join(words))
+    for casual_words, formal in rules:
+        everyday.setdefault(formal.lower(), []).append(" ".join(casual_words))
     usable = [c for c in clauses if len(c.split()) >= 8]
     picked = rng.sample(usable, min(n, len(usable)))
     out: list[str] = []
@@ -162,12 +164,12 @@ def synthetic_questions(
     return out
 
 
-def load_prior() -> dict[str, object]:
+def load_prior() -> dict[str, Any]:
     """The shipped weights, bias and threshold (fitted on the dev split by bench/fit_calibration.py)."""
     path = resources.files("bot.search").joinpath(PRIOR)
     if not path.is_file():
         return {}
-    prior: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+    prior: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return prior if prior.get("features") == list(FEATURES) else {}
 
 
@@ -177,7 +179,7 @@ def fit_calibration(
     rules: Sequence[tuple[tuple[str, ...], str]] = (),
     *,
     seed: int = 0,
-    prior: dict[str, object] | None = None,
+    prior: dict[str, Any] | None = None,
 ) -> Calibration:
     """Fit the decision for an index from synthetic in-scope questions (the home documents' clauses)
     and the generic out-of-scope list: their features set the standardisation (where this corpus and
@@ -196,11 +198,13 @@ def fit_calibration(
     counts = {"in_scope": int(y.sum()), "out_of_scope": int(len(y) - y.sum())}
     if prior:
         return Calibration(
-            mean.tolist(), scale.tolist(), [float(w) for w in prior["weights"]], float(prior["bias"]),  # type: ignore[union-attr,arg-type]
-            float(prior["threshold"]), english_z, f"prior: {prior.get('fitted_on')}", **counts,  # type: ignore[arg-type]
+            mean.tolist(), scale.tolist(), [float(w) for w in prior["weights"]], float(prior["bias"]),
+            float(prior["threshold"]), english_z, f"prior: {prior.get('fitted_on')}", **counts,
         )  # fmt: skip
     weights, bias = fit_logistic((x - mean) / scale, y)
-    cal = Calibration(mean.tolist(), scale.tolist(), weights.tolist(), bias, 0.5, english_z, "synthetic", **counts)
+    cal = Calibration(
+        mean.tolist(), scale.tolist(), weights.tolist(), bias, 0.5, english_z, "synthetic", **counts
+    )
     probs = np.array([cal.probability(e) for e, label in usable if label == 1])
     threshold = float(min(0.5, np.quantile(probs, 1 - TARGET_RECALL))) if len(probs) else 0.5
     return Calibration(**{**asdict(cal), "threshold": threshold})

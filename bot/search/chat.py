@@ -27,13 +27,95 @@ _TELEX_PAIRS = (("dd", "đ"), ("aa", "â"), ("ee", "ê"), ("oo", "ô"), ("uow", 
 _VOWELS = "aăâeêioôơuưy"
 _MODIFIED = "ăâêôơư"
 # English words a Vietnamese message often carries, that Telex would otherwise turn into a syllable.
-_LOANWORDS = frozenset("bus gas yes has was is as us this its his visa sms wifi app web email ok".split())
+_LOANWORDS = frozenset(
+    [
+        "bus",
+        "gas",
+        "yes",
+        "has",
+        "was",
+        "is",
+        "as",
+        "us",
+        "this",
+        "its",
+        "his",
+        "visa",
+        "sms",
+        "wifi",
+        "app",
+        "web",
+        "email",
+        "ok",
+    ]
+)
 # Words that mark an English question (none of them is a Vietnamese syllable).
 _ENGLISH = frozenset(
-    "what which when where who whom whose why how is are was were does did can could will would should "
-    "the of for with about there any plan plans city please hello thanks thank you your my me it this "
-    "that these those have has been being from into by get will people public government green smart "
-    "transport traffic metro air pollution housing".split()
+    [
+        "what",
+        "which",
+        "when",
+        "where",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "the",
+        "of",
+        "for",
+        "with",
+        "about",
+        "there",
+        "any",
+        "plan",
+        "plans",
+        "city",
+        "please",
+        "hello",
+        "thanks",
+        "thank",
+        "you",
+        "your",
+        "my",
+        "me",
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "have",
+        "has",
+        "been",
+        "being",
+        "from",
+        "into",
+        "by",
+        "get",
+        "will",
+        "people",
+        "public",
+        "government",
+        "green",
+        "smart",
+        "transport",
+        "traffic",
+        "metro",
+        "air",
+        "pollution",
+        "housing",
+    ]
 )
 # Diacritic-stripped cues of a question sentence (a question mark is one too).
 _QUESTION_CUES = (
@@ -311,6 +393,8 @@ def prepare(text: str) -> ChatQuestion:
 def _unaccented(text: str) -> bool:
     """True when at most a fifth of the typed words (shorthand aside) carry marks."""
     table = shorthand_table()
-    typed = [w for w in re.findall(r"[^\W\d_]+", text) if w not in table.exact and w.lower() not in table.folded]
+    typed = [
+        w for w in re.findall(r"[^\W\d_]+", text) if w not in table.exact and w.lower() not in table.folded
+    ]
     marked = sum(has_diacritics(w) for w in typed)
     return bool(typed) and marked / len(typed) <= MAX_MARKED_SHARE

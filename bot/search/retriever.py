@@ -112,7 +112,11 @@ class Retriever:
     """Answers questions from a loaded index with one encoder."""
 
     def __init__(
-        self, stored: StoredIndex, encoder: Encoder, settings: Settings, calibration: Calibration | None = None
+        self,
+        stored: StoredIndex,
+        encoder: Encoder,
+        settings: Settings,
+        calibration: Calibration | None = None,
     ) -> None:
         self.settings = settings
         self.encoder = encoder
@@ -224,14 +228,18 @@ class Retriever:
         out: list[Evidence] = []
         for query, vector in zip(queries, vectors, strict=True):
             evidence = self._rank(query, vector)[3]
-            out.append(evidence or Evidence(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, query.chat.language == "en", False, False))
+            out.append(
+                evidence or Evidence(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, query.chat.language == "en", False, False)
+            )
         return out
 
     def _query(self, chat: ChatQuestion) -> Query:
         """Dense text and lexical tokens of a prepared question (restored, focus weighted, synonyms added)."""
         if chat.language == "en":
             gloss = " ".join(expansions(chat.text, self._gloss))
-            return Query(chat, f"{chat.text} {gloss}", plain_tokens(gloss), word_tokens(gloss), gloss, chat.text)
+            return Query(
+                chat, f"{chat.text} {gloss}", plain_tokens(gloss), word_tokens(gloss), gloss, chat.text
+            )
         restore = self._restorer.restore_syllables
         text = " ".join(restore(syllables(chat.text))) if chat.unaccented else chat.text
         focus = " ".join(restore(syllables(chat.focus))) if chat.unaccented else chat.focus
@@ -322,11 +330,7 @@ class Retriever:
         """Abstention features for the top passage (after normalisation and synonyms)."""
         english = query.chat.language == "en"
         asked = query.extra if english else f"{query.chat.text} {query.extra}"
-        content = [
-            s
-            for s in plain_syllables(asked)
-            if s not in STOP_SYLLABLES and not s.isdigit()
-        ]
+        content = [s for s in plain_syllables(asked) if s not in STOP_SYLLABLES and not s.isdigit()]
         weights = [self._plain_p.idf(s) for s in content]
         total = sum(weights) or 1.0
         found = self._plain_sets[top]

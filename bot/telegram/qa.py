@@ -66,12 +66,16 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     except SearchError as exc:
         await message.reply_text(fmt.esc(exc.message), parse_mode=ParseMode.HTML)
         return
+    if answer.intent is not None:
+        await message.reply_text(_intent_reply(answer.intent), parse_mode=ParseMode.HTML)
+        return
+    note = fmt.ENGLISH_NOTE + "\n" if answer.language == "en" else ""
     if answer.abstained or not answer.passages:
-        await message.reply_text(fmt.NOT_COVERED, parse_mode=ParseMode.HTML)
+        await message.reply_text(note + fmt.NOT_COVERED, parse_mode=ParseMode.HTML)
         await _log_unanswered(context, question)
         return
     best = answer.passages[0]
-    reply = fmt.answer_message(best.text, answer.highlight, best.title, best.source)
+    reply = note + fmt.answer_message(best.text, answer.highlight, best.title, best.source)
     parts = fmt.split_html(reply)
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
@@ -81,6 +85,11 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
             reply_markup=_helpful_keyboard() if last else None,
         )
+
+
+def _intent_reply(intent: str) -> str:
+    """The bot's own reply to small talk or to a question about its commands."""
+    return fmt.SMALL_TALK.get(intent) or fmt.COMMAND_HELP.get(intent) or fmt.HELP_RESIDENT
 
 
 async def _ask_showing_typing(message: Message, asking: Awaitable[Answer]) -> Answer:
