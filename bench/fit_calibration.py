@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import eval_retrieval as ev
 
     from bot.config import Settings
-    from bot.search.calibration import FEATURES, PRIOR, fit_logistic
+    from bot.search.calibration import FEATURES, OFF_TOPIC_MARGIN, PRIOR, fit_logistic
     from bot.search.index import build_index
     from bot.search.retriever import Retriever
 
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         assert cal is not None
         evidence = retriever.evidence_many([q.question for q in questions])
     rows = [(q, e) for q, e in zip(questions, evidence, strict=True)
-            if not (e.unknown_name or e.name_missing or e.away)]  # fmt: skip
+            if not (e.unknown_name or e.name_missing or e.away or e.off_topic > OFF_TOPIC_MARGIN)]  # fmt: skip
     x = np.stack([(e.vector() - np.asarray(cal.mean)) / np.asarray(cal.scale) for _, e in rows])
     y = np.array([1.0 if q.in_scope else 0.0 for q, _ in rows])
     weights, bias = fit_logistic(x, y, l2=args.l2)

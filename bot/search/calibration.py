@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 FEATURES = ("cosine", "dense_z", "coverage", "known", "bm25", "unmet_number")
 PRIOR = "calibration_prior.json"
+# A question closer (e5 cosine) to one of the generic out-of-scope questions than to the best clause by
+# more than this is off topic (dev split: no answerable question above 0.045; weather, exchange rates,
+# bus timetables above 0.06).
+OFF_TOPIC_MARGIN = 0.05
 SAMPLE_CLAUSES = 160
 DROP = 0.4
 TARGET_RECALL = 0.97
@@ -55,6 +59,7 @@ class Evidence:
     unknown_name: bool  # a capitalised name in the question that the corpus never mentions
     name_missing: bool  # the question names a place the top passage's document never mentions
     away: bool = False  # the top passage's document is about another city or province
+    off_topic: float = -1.0  # cosine to the nearest generic out-of-scope question minus the best clause's
 
     def vector(self) -> np.ndarray:
         """The continuous features, in FEATURES order."""
@@ -74,6 +79,7 @@ class Calibration:
     fitted_on: str
     in_scope: int
     out_of_scope: int
+    off_topic_margin: float = OFF_TOPIC_MARGIN
 
     def probability(self, ev: Evidence) -> float:
         """P(the question is answered by the top passage)."""
@@ -82,7 +88,7 @@ class Calibration:
 
     def abstain(self, ev: Evidence) -> bool:
         """True when the evidence does not support an answer."""
-        if ev.unknown_name or ev.name_missing or ev.away:
+        if ev.unknown_name or ev.name_missing or ev.away or ev.off_topic > self.off_topic_margin:
             return True
         if ev.english:
             return ev.dense_z < self.english_z
@@ -98,7 +104,10 @@ class Calibration:
         if data.get("features") != list(FEATURES):
             return None
         fields = {k: v for k, v in data.items() if k != "features"}
-        return cls(**fields)  # type: ignore[arg-type]
+        try:
+            return cls(**fields)  # type: ignore[arg-type]
+        except TypeError:  # stored by another version
+            return None
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 25) -> tuple[np.ndarray, float]:
@@ -188,8 +197,8 @@ def fit_calibration(
     outside, english = generic_out_of_scope()
     evs = evidence_of([*inside, *outside])
     usable = [(e, label) for e, label in zip(evs, [1] * len(inside) + [0] * len(outside), strict=True)
-              if not (e.unknown_name or e.name_missing or e.away or e.english)]  # fmt: skip
-    x = np.stack([e.vector() for e, _ in usable])
+              if not (e.unknown_name or e.name_missing or e.away or e.english or e.off_topic > OFF_TOPIC_MARGIN)]  # fmt: skip
+    x = np.stack([e.vector() for e, _ in usable]) if usable else np.zeros((1, len(FEATURES)))
     y = np.array([label for _, label in usable], dtype=np.float64)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
@@ -201,6 +210,10 @@ def fit_calibration(
             mean.tolist(), scale.tolist(), [float(w) for w in prior["weights"]], float(prior["bias"]),
             float(prior["threshold"]), english_z, f"prior: {prior.get('fitted_on')}", **counts,
         )  # fmt: skip
+    if len(set(y.tolist())) < 2:  # a corpus too small to draw both kinds of question from
+        return Calibration(
+            mean.tolist(), scale.tolist(), [0.0] * len(FEATURES), 0.0, 0.0, english_z, "none", **counts
+        )
     weights, bias = fit_logistic((x - mean) / scale, y)
     cal = Calibration(
         mean.tolist(), scale.tolist(), weights.tolist(), bias, 0.5, english_z, "synthetic", **counts

