@@ -21,8 +21,23 @@ SCRIPT = REPO / "bench" / "eval_retrieval.py"
 DOC_SUFFIXES = {".txt", ".md", ".html"}
 OLD_SET_OOS_RECALL = 0.6
 # Reached on the residents' TEST split (answered@1 floor, wrongly-abstained ceiling), see README.
-RESIDENTS_TEST_FLOORS: dict[str, tuple[float, float]] = {}
-RESIDENTS_TEST_HANDLED: dict[str, float] = {}
+# Each floor is the reached figure less 0.05 (under one question of a kind), each ceiling plus 0.05.
+RESIDENTS_TEST_FLOORS = {  # kind: (answered@1 floor, wrongly abstained ceiling)
+    "typos": (0.95, 0.05),
+    "no_diacritics": (0.77, 0.14),
+    "colloquial": (0.40, 0.23),
+    "long_story": (0.86, 0.14),
+    "teencode": (0.68, 0.14),
+    "indirect": (0.13, 0.23),
+    "english": (0.31, 0.60),
+}
+RESIDENTS_TEST_HANDLED = {
+    "errand": 0.52,
+    "near_miss": 0.09,
+    "other_city": 0.95,
+    "chitchat": 0.66,
+    "bot_help": 0.38,
+}
 
 
 @pytest.fixture(scope="module")
