@@ -29,7 +29,10 @@ def _pyvi(sylls: list[str]) -> list[str]:
     """pyvi's CRF restoration of a syllable sequence."""
     from pyvi import ViUtils
 
-    return str(ViUtils.add_accents(" ".join(sylls))).lower().split()
+    try:
+        return str(ViUtils.add_accents(" ".join(sylls))).lower().split()
+    except KeyError:  # pyvi's reverse mapping misses some outputs (e.g. "ỘX"): keep the input
+        return sylls
 
 
 @contextmanager

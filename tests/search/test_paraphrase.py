@@ -47,6 +47,7 @@ def test_table_ignores_comments_and_matches_accented_words_where_the_accent_matt
 def test_admin_pairs_extend_the_starter_list(tmp_path: Path) -> None:
     retriever = _retriever(tmp_path, "Hà Nội")
     question = "nhích từng mét mỗi sáng thì sao"
+    assert retriever.ask(question).passages[0].source != "ha-noi.txt"
     retriever.set_extra_synonyms([("nhích từng mét", "ùn tắc giao thông đường sắt đô thị")])
     assert retriever.ask(question).passages[0].source == "ha-noi.txt"
     retriever.set_extra_synonyms([])
