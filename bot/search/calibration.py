@@ -24,9 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bot.search.errors import SearchError
 from bot.text import strip_diacritics
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bot.config import Settings
     from bot.search.encoders import Encoder
     from bot.search.store import StoredIndex
@@ -224,11 +227,34 @@ def fit_calibration(
 
 
 def calibrate_stored(
-    stored: StoredIndex, encoder: Encoder, settings: Settings, prior: dict[str, object] | None = None
+    stored: StoredIndex,
+    encoder: Encoder,
+    settings: Settings,
+    prior: dict[str, Any] | None = None,
+    index_dir: Path | None = None,
 ) -> dict[str, object]:
-    """The calibration of an index being built, ready for its manifest (prior {}: fit without one)."""
-    from bot.search.retriever import Retriever
+    """The calibration of an index being built, ready for its manifest (prior {}: fit without one).
 
+    The current index's calibration is kept when the documents, the encoder and the prior are the same.
+    """
+    from bot.search.retriever import Retriever
+    from bot.search.store import read_manifest
+
+    try:
+        old = read_manifest(index_dir or settings.index_dir)
+    except SearchError:
+        old = {}
+    stored_cal = Calibration.from_dict(old.get("calibration") or {})
+    prior = load_prior() if prior is None else prior
+    same = (
+        stored_cal is not None
+        and old.get("encoder") == stored.manifest.get("encoder")
+        and old.get("documents") == stored.manifest.get("documents")
+        and stored_cal.weights == [float(w) for w in prior.get("weights", stored_cal.weights)]
+        and stored_cal.fitted_on.startswith("prior" if prior else "synthetic")
+    )
+    if same:
+        return old["calibration"]
     return Retriever(stored, encoder, settings).calibrate(prior).to_dict()
 
 

