@@ -19,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "eval_retrieval.py"
 DOC_SUFFIXES = {".txt", ".md", ".html"}
-OLD_SET_OOS_RECALL = 0.6
+OLD_SET_OOS_RECALL = 0.89  # reached 0.94 (17 of 18)
 # Reached on the residents' TEST split (answered@1 floor, wrongly-abstained ceiling), see README.
 # Each floor is the reached figure less 0.05 (under one question of a kind), each ceiling plus 0.05.
 RESIDENTS_TEST_FLOORS = {  # kind: (answered@1 floor, wrongly abstained ceiling)
@@ -146,8 +146,7 @@ def test_distractors_are_real_documents() -> None:
 
 @pytest.mark.timeout(900)  # one index build (~400 texts embedded) and 160 questions: ~2-4 min of CPU
 def test_engine_keeps_its_figures_on_the_first_set_with_distractors(ev: ModuleType) -> None:
-    """Regression floors at the figures the engine reaches (issue 7 engine, 10 distractors), not the
-    first set's old targets: its out-of-scope recall target (0.90) is no longer met, see README."""
+    """Regression floors just under the figures the engine reaches (issue 7 engine, 10 distractors)."""
     result = ev.evaluate(with_distractors=True)
     full = result["metrics"]["all"]
     report = ev.retrieval_table(result["metrics"]) + "\n" + ev.misses_report(result["outcomes"])
