@@ -70,18 +70,12 @@ class Settings(BaseSettings):
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_api_base_file_url: str = "https://api.telegram.org/file/bot"
     webhook_secret_token: SecretStr | None = None
-    telegram_flood_limit: int = Field(
-        default=20, ge=1, description="updates one resident may send per window"
-    )
+    telegram_flood_limit: int = Field(default=20, ge=1, description="updates one resident may send per window")
     telegram_flood_window: float = Field(default=60.0, gt=0, description="flood window in seconds")
     telegram_concurrent_updates: int = Field(default=32, ge=1, description="updates processed at once")
-    telegram_max_rate: float = Field(
-        default=30.0, gt=0, description="messages/s to Telegram overall (its limit: 30)"
-    )
+    telegram_max_rate: float = Field(default=30.0, gt=0, description="messages/s to Telegram overall (its limit: 30)")
     telegram_outbox_interval: float = Field(
-        default=10.0,
-        gt=0,
-        description="seconds between sends of queued notifications (e.g. CLI status changes)",
+        default=10.0, gt=0, description="seconds between sends of queued notifications (e.g. CLI status changes)"
     )
 
     @field_validator("admin_ids", "officer_ids", mode="before")

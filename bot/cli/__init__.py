@@ -18,7 +18,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-
 @app.command()
 def version() -> None:
     """Print the version."""

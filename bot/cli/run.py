@@ -65,9 +65,7 @@ def run(
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None
     except InvalidToken:
-        typer.echo(
-            "Telegram từ chối TELEGRAM_BOT_TOKEN / the token was rejected. " + BOTFATHER_HINT, err=True
-        )
+        typer.echo("Telegram từ chối TELEGRAM_BOT_TOKEN / the token was rejected. " + BOTFATHER_HINT, err=True)
         raise typer.Exit(2) from None
     except NetworkError as exc:
         typer.echo(

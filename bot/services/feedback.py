@@ -208,9 +208,7 @@ def _clean_text(text: str | None, *, attachment: bool) -> str | None:
     if not cleaned:
         if attachment:
             return None
-        raise InvalidInputError(
-            "Nội dung góp ý không được để trống (hãy gõ nội dung, hoặc gửi ảnh hay vị trí)."
-        )
+        raise InvalidInputError("Nội dung góp ý không được để trống (hãy gõ nội dung, hoặc gửi ảnh hay vị trí).")
     if len(cleaned) > MAX_TEXT:
         count = f"{len(cleaned):,}".replace(",", ".")
         raise InvalidInputError(f"Nội dung góp ý dài tối đa 4.000 ký tự (bạn đã nhập {count}).")

@@ -88,21 +88,12 @@ def record_rating(*, session: Session, text: str, helpful: bool, idempotency_key
     if replayed(session, idempotency_key, "rating") is None:
         now = utcnow()
         column = "helpful" if helpful else "not_helpful"
-        values = {
-            "key": key,
-            "text": shown,
-            "helpful": 0,
-            "not_helpful": 0,
-            "first_seen": now,
-            "last_seen": now,
-        }
+        values = {"key": key, "text": shown, "helpful": 0, "not_helpful": 0, "first_seen": now, "last_seen": now}
         values[column] = 1
         upsert(session, table, values, ["key"], {column: table.c[column] + 1, "last_seen": now})
         commit_once(session, idempotency_key, "rating", {"key": key})
     row = session.execute(
-        sa.select(table.c.text, table.c.helpful, table.c.not_helpful, table.c.last_seen).where(
-            table.c.key == key
-        )
+        sa.select(table.c.text, table.c.helpful, table.c.not_helpful, table.c.last_seen).where(table.c.key == key)
     ).one()
     return RatingView(row[0], row[1], row[2], row[3])
 

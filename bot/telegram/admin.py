@@ -57,9 +57,7 @@ async def _rebuild_and_report(bot: Bot, chat_id: int, search: Searcher) -> None:
         return
     text = REINDEXED.format(documents=report.documents, passages=report.passages, seconds=report.seconds)
     if report.skipped:
-        text += "\n" + fmt.bullet_list(
-            SKIPPED.format(n=len(report.skipped)), [f"{f}: {r}" for f, r in report.skipped]
-        )
+        text += "\n" + fmt.bullet_list(SKIPPED.format(n=len(report.skipped)), [f"{f}: {r}" for f, r in report.skipped])
     for part in fmt.split_html(text):
         await bot.send_message(chat_id, part, parse_mode=ParseMode.HTML)
 

@@ -75,9 +75,7 @@ class InProgressPersistence(PicklePersistence):
         elif self.user_data and user_id in self.user_data:
             await super().drop_user_data(user_id)
 
-    async def update_conversation(
-        self, name: str, key: tuple[int | str, ...], new_state: object | None
-    ) -> None:
+    async def update_conversation(self, name: str, key: tuple[int | str, ...], new_state: object | None) -> None:
         """Store a conversation's state; forget it when the conversation ends."""
         if new_state is not None:
             await super().update_conversation(name, key, new_state)
@@ -145,17 +143,13 @@ def _add_handlers(application: Application, roles: RoleFilters) -> None:
     application.add_handler(common.flood_handler(), group=-2)
     application.add_handlers(common.early_handlers(), group=-1)
     application.add_handlers(common.command_handlers())
-    application.add_handlers(
-        common.private_only_handlers(privacy.COMMANDS + feedback.COMMANDS + polls.COMMANDS)
-    )
+    application.add_handlers(common.private_only_handlers(privacy.COMMANDS + feedback.COMMANDS + polls.COMMANDS))
     application.add_handler(feedback.conversation())
     application.add_handler(polls.create_conversation(roles.admins & private))
     application.add_handlers(officer.handlers(roles.officers & private))
     application.add_handlers(admin.handlers(roles.admins & private))
     application.add_handlers(polls.handlers(roles.admins & private))
-    application.add_handlers(
-        common.refusal_handlers(officer.COMMANDS + admin.COMMANDS + polls.ADMIN_COMMANDS)
-    )
+    application.add_handlers(common.refusal_handlers(officer.COMMANDS + admin.COMMANDS + polls.ADMIN_COMMANDS))
     application.add_handlers(track.handlers())
     application.add_handlers(privacy.handlers())
     application.add_handlers(qa.handlers(question))
@@ -170,9 +164,7 @@ async def _post_init(application: Application, *, manage_search: bool) -> None:
         await bot_deps.search.start(build_if_missing=True)
     await refresh_roles(application)
     if application.job_queue is not None:
-        application.job_queue.run_repeating(
-            _refresh_job, interval=ROLE_REFRESH_SECONDS, first=ROLE_REFRESH_SECONDS
-        )
+        application.job_queue.run_repeating(_refresh_job, interval=ROLE_REFRESH_SECONDS, first=ROLE_REFRESH_SECONDS)
         if bot_deps.sessions is not None:
             interval = bot_deps.settings.telegram_outbox_interval
             application.job_queue.run_repeating(
@@ -227,9 +219,7 @@ def _load_roles(bot_deps: BotDeps, role_service: Any) -> tuple[set[int], set[int
     assert bot_deps.sessions is not None
     settings = bot_deps.settings
     with bot_deps.sessions() as session:
-        role_service.bootstrap_roles(
-            session=session, admin_ids=settings.admin_ids, officer_ids=settings.officer_ids
-        )
+        role_service.bootstrap_roles(session=session, admin_ids=settings.admin_ids, officer_ids=settings.officer_ids)
         views = role_service.list_roles(session=session)
     admins = {view.telegram_id for view in views if view.role == role_service.Role.ADMIN}
     officers = {view.telegram_id for view in views if view.role == role_service.Role.OFFICER}

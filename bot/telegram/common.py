@@ -34,12 +34,10 @@ PURPOSE_CODES = {"all": ALL_PURPOSES, "fb": ("feedback", "notifications"), "pl":
 def consent_keyboard(code: str) -> InlineKeyboardMarkup:
     """'Đồng ý' / 'Không đồng ý' buttons for a purpose code of PURPOSE_CODES."""
     return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(fmt.AGREE, callback_data=fmt.callback("cs", code, 1)),
-                InlineKeyboardButton(fmt.DISAGREE, callback_data=fmt.callback("cs", code, 0)),
-            ]
-        ]
+        [[
+            InlineKeyboardButton(fmt.AGREE, callback_data=fmt.callback("cs", code, 1)),
+            InlineKeyboardButton(fmt.DISAGREE, callback_data=fmt.callback("cs", code, 0)),
+        ]]
     )
 
 
@@ -71,9 +69,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await reply(update, text)
 
 
-async def grant_consent(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, purposes: tuple[str, ...]
-) -> None:
+async def grant_consent(update: Update, context: ContextTypes.DEFAULT_TYPE, purposes: tuple[str, ...]) -> None:
     """Record consent for each purpose (raises ServiceError when the database is down)."""
     from bot.services import residents
 

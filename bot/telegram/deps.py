@@ -124,7 +124,9 @@ def _in_session(sessions: SessionFactory, fn: Callable[..., T], kwargs: dict[str
         return fn(session=session, **kwargs)
 
 
-def _as_actor(sessions: SessionFactory, telegram_id: int, fn: Callable[..., T], kwargs: dict[str, Any]) -> T:
+def _as_actor(
+    sessions: SessionFactory, telegram_id: int, fn: Callable[..., T], kwargs: dict[str, Any]
+) -> T:
     """Run a privileged service function as the Actor of this Telegram user (worker thread)."""
     from bot.services.roles import actor_for
 
@@ -133,9 +135,7 @@ def _as_actor(sessions: SessionFactory, telegram_id: int, fn: Callable[..., T], 
         return fn(session=session, actor=actor, **kwargs)
 
 
-async def call_as(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, fn: Callable[..., T], /, **kwargs: Any
-) -> T:
+async def call_as(update: Update, context: ContextTypes.DEFAULT_TYPE, fn: Callable[..., T], /, **kwargs: Any) -> T:
     """Call a privileged service function as the sender (the service checks the role again)."""
     from bot.services.errors import DatabaseUnavailableError
 

@@ -37,9 +37,7 @@ CHOOSE_CATEGORY = "Bạn hãy chọn lĩnh vực bằng các nút ở trên nhé
 PRESS_SEND = "Bạn hãy bấm «Gửi» hoặc «Hủy» ở trên nhé (hoặc /huy để hủy)."
 WRONG_CONTENT = "Mình chỉ nhận nội dung bằng chữ, một ảnh kèm chú thích, hoặc một vị trí. Gõ /huy để hủy."
 WARD_TOO_LONG = f"Tên phường/xã dài quá (tối đa {MAX_WARD} ký tự). Bạn hãy gõ lại, hoặc bấm «Bỏ qua»."
-TEXT_TOO_LONG = f"Nội dung dài quá (tối đa {MAX_TEXT:,} ký tự). Bạn hãy rút gọn rồi gửi lại.".replace(
-    ",", "."
-)
+TEXT_TOO_LONG = f"Nội dung dài quá (tối đa {MAX_TEXT:,} ký tự). Bạn hãy rút gọn rồi gửi lại.".replace(",", ".")
 NO_WARD = "Không sao, góp ý sẽ được gửi mà không ghi phường/xã."
 ADD_MORE = "Bạn có thể gửi thêm chữ mô tả, ảnh hoặc vị trí để bổ sung (không bắt buộc), rồi bấm «Gửi»."
 UNKNOWN_WARD = "chưa rõ"
@@ -193,12 +191,10 @@ async def content_received(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     if message.location:
         draft["location"] = (message.location.latitude, message.location.longitude)
     keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton("Gửi", callback_data=fmt.callback("gs", "send")),
-                InlineKeyboardButton("Hủy", callback_data=fmt.callback("gs", "cancel")),
-            ]
-        ]
+        [[
+            InlineKeyboardButton("Gửi", callback_data=fmt.callback("gs", "send")),
+            InlineKeyboardButton("Hủy", callback_data=fmt.callback("gs", "cancel")),
+        ]]
     )
     await reply(update, f"{_summary(draft)}\n\n{ADD_MORE}", reply_markup=keyboard)
     return CONFIRM

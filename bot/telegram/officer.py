@@ -55,17 +55,9 @@ async def report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_chat_action(ChatAction.UPLOAD_DOCUMENT)
         name = f"bao-cao-{date.today():%Y%m%d}.xlsx"
         result = await call_as(
-            update,
-            context,
-            export_feedback,
-            out=workdir / name,
-            fmt="xlsx",
-            date_from=date_from,
-            date_to=date_to,
+            update, context, export_feedback, out=workdir / name, fmt="xlsx", date_from=date_from, date_to=date_to
         )
-        caption = EXPORTED.format(
-            filters=fmt.esc(describe_filters(result.filters)), rows=result.rows, polls=result.polls
-        )
+        caption = EXPORTED.format(filters=fmt.esc(describe_filters(result.filters)), rows=result.rows, polls=result.polls)
         for path in result.paths:
             with path.open("rb") as handle:
                 await message.reply_document(handle, filename=path.name, caption=caption, parse_mode="HTML")

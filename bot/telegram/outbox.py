@@ -45,9 +45,7 @@ async def send_all(bot: Bot, pending: list[Notification]) -> list[Notification]:
     """Send each notification; return those to retry (network trouble, flood limit), in order."""
     for index, notification in enumerate(pending):
         try:
-            await bot.send_message(
-                notification.chat_id, fmt.esc(notification.text), parse_mode=ParseMode.HTML
-            )
+            await bot.send_message(notification.chat_id, fmt.esc(notification.text), parse_mode=ParseMode.HTML)
         except Forbidden as exc:  # the resident blocked the bot: nobody to tell
             log.info("notification dropped, resident unreachable: %s", exc.message)
         except BadRequest as exc:  # e.g. chat not found: retrying cannot help

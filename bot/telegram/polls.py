@@ -49,9 +49,7 @@ VISIBILITY = {
     "after_close": "Mọi người, sau khi đóng",
     "officers": "Chỉ cán bộ",
 }
-CREATED = (
-    "✅ Đã tạo khảo sát số <b>{id}</b>: {question}\nCư dân xem bằng /khaosat; đóng bằng /dongkhaosat {id}."
-)
+CREATED = "✅ Đã tạo khảo sát số <b>{id}</b>: {question}\nCư dân xem bằng /khaosat; đóng bằng /dongkhaosat {id}."
 CREATE_CANCELLED = "Đã hủy tạo khảo sát."
 ASK_WARDS = (
     "Khảo sát dành cho phường/xã nào? Gõ tên các phường/xã, cách nhau bằng dấu phẩy "
@@ -102,10 +100,7 @@ def _cards(session: Any, pseudonym: str) -> list[PollCard]:
     """Cards of every poll open to the resident (worker thread)."""
     from bot.services import polls
 
-    return [
-        _card(session, pseudonym, p.id)
-        for p in polls.polls_for_resident(session=session, pseudonym=pseudonym)
-    ]
+    return [_card(session, pseudonym, p.id) for p in polls.polls_for_resident(session=session, pseudonym=pseudonym)]
 
 
 def _render(card: PollCard) -> tuple[str, InlineKeyboardMarkup]:
@@ -124,12 +119,7 @@ def _render(card: PollCard) -> tuple[str, InlineKeyboardMarkup]:
     elif card.hidden:
         lines.append(f"<i>{fmt.esc(card.hidden)}</i>")
     rows = [
-        [
-            InlineKeyboardButton(
-                ("✅ " if o.id == card.choice else "") + o.text,
-                callback_data=fmt.callback("pv", poll.id, o.id),
-            )
-        ]
+        [InlineKeyboardButton(("✅ " if o.id == card.choice else "") + o.text, callback_data=fmt.callback("pv", poll.id, o.id))]
         for o in poll.options
     ]
     if card.choice:
@@ -182,7 +172,9 @@ async def vote(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     _, poll_id, option_id = query.data.split(":")
-    await _vote_action(update, context, int(poll_id), polls.cast_vote, option_id=int(option_id))
+    await _vote_action(
+        update, context, int(poll_id), polls.cast_vote, option_id=int(option_id)
+    )
 
 
 async def withdraw(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -205,12 +197,7 @@ async def _vote_action(
     key = pseudonym(update, context)
     try:
         result = await call(
-            context,
-            fn,
-            pseudonym=key,
-            poll_id=poll_id,
-            idempotency_key=idempotency_key(update, context),
-            **kwargs,
+            context, fn, pseudonym=key, poll_id=poll_id, idempotency_key=idempotency_key(update, context), **kwargs
         )
         sessions = deps(context).sessions
         card = await _in_thread(sessions, _card, key, poll_id)
@@ -381,10 +368,7 @@ async def skip_closes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int
 
 async def _ask_visibility(update: Update) -> int:
     """Offer the three visibility buttons."""
-    rows = [
-        [InlineKeyboardButton(label, callback_data=fmt.callback("tv", code))]
-        for code, label in VISIBILITY.items()
-    ]
+    rows = [[InlineKeyboardButton(label, callback_data=fmt.callback("tv", code))] for code, label in VISIBILITY.items()]
     await reply(update, ASK_VISIBILITY, reply_markup=InlineKeyboardMarkup(rows))
     return SHOW
 
@@ -418,9 +402,7 @@ async def create_finish(update: Update, context: ContextTypes.DEFAULT_TYPE) -> i
         return ConversationHandler.END
     await query.edit_message_reply_markup(reply_markup=None)
     context.user_data.pop(DRAFT, None)
-    await reply(
-        update, CREATED.format(id=poll.id, question=fmt.esc(poll.question)) + "\n" + _scope_line(poll)
-    )
+    await reply(update, CREATED.format(id=poll.id, question=fmt.esc(poll.question)) + "\n" + _scope_line(poll))
     return ConversationHandler.END
 
 
@@ -428,9 +410,7 @@ def _scope_line(poll: Any) -> str:
     """Who may vote and when the poll closes, for the admin's confirmation."""
     scope = ", ".join(poll.wards) if poll.wards else "mọi phường/xã"
     closes = (
-        f"tự đóng lúc {poll.closes_at.astimezone(LOCAL_TZ):%d/%m/%Y %H:%M}"
-        if poll.closes_at
-        else "đóng bằng tay"
+        f"tự đóng lúc {poll.closes_at.astimezone(LOCAL_TZ):%d/%m/%Y %H:%M}" if poll.closes_at else "đóng bằng tay"
     )
     return f"Phạm vi: {fmt.esc(scope)}; {closes}."
 
@@ -461,9 +441,7 @@ def create_conversation(admins: filters.BaseFilter) -> ConversationHandler:
                     MessageHandler(text, create_closes),
                     CallbackQueryHandler(skip_closes, pattern=r"^tc:skip$"),
                 ],
-                SHOW: [
-                    CallbackQueryHandler(create_finish, pattern=r"^tv:(after_vote|after_close|officers)$")
-                ],
+                SHOW: [CallbackQueryHandler(create_finish, pattern=r"^tv:(after_vote|after_close|officers)$")],
             },
             fallbacks=[CommandHandler("huy", create_cancel)],
             name="taokhaosat",

@@ -25,12 +25,10 @@ KEPT = "Dữ liệu của bạn được giữ nguyên."
 async def ask_erase(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/xoadulieu: explain and ask for confirmation."""
     keyboard = InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(YES, callback_data=fmt.callback("er", 1)),
-                InlineKeyboardButton(NO, callback_data=fmt.callback("er", 0)),
-            ]
-        ]
+        [[
+            InlineKeyboardButton(YES, callback_data=fmt.callback("er", 1)),
+            InlineKeyboardButton(NO, callback_data=fmt.callback("er", 0)),
+        ]]
     )
     await reply(update, CONFIRM, reply_markup=keyboard)
 

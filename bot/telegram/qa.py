@@ -45,12 +45,10 @@ def _strip_mention(text: str, username: str) -> str:
 def _helpful_keyboard() -> InlineKeyboardMarkup:
     """The two buttons under an answer."""
     return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(fmt.HELPFUL_YES, callback_data=fmt.callback("qa", 1)),
-                InlineKeyboardButton(fmt.HELPFUL_NO, callback_data=fmt.callback("qa", 0)),
-            ]
-        ]
+        [[
+            InlineKeyboardButton(fmt.HELPFUL_YES, callback_data=fmt.callback("qa", 1)),
+            InlineKeyboardButton(fmt.HELPFUL_NO, callback_data=fmt.callback("qa", 0)),
+        ]]
     )
 
 
@@ -130,9 +128,7 @@ async def rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await query.edit_message_reply_markup(reply_markup=None)
 
 
-async def _record_rating(
-    context: ContextTypes.DEFAULT_TYPE, question: str, helpful: bool, query_id: str
-) -> None:
+async def _record_rating(context: ContextTypes.DEFAULT_TYPE, question: str, helpful: bool, query_id: str) -> None:
     """Count a rating; a database outage or a blank question only logs a warning."""
     from bot.services import questions
     from bot.services.errors import ServiceError
@@ -154,11 +150,7 @@ def handlers(private_text: filters.BaseFilter) -> list[MessageHandler | Callback
     return [
         MessageHandler(private_text, answer_question),
         MessageHandler(
-            filters.ChatType.GROUPS
-            & filters.UpdateType.MESSAGE
-            & filters.TEXT
-            & ~filters.COMMAND
-            & MentionsBot(),
+            filters.ChatType.GROUPS & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND & MentionsBot(),
             answer_question,
         ),
         CallbackQueryHandler(rate_answer, pattern=r"^qa:[01]$"),

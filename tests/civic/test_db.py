@@ -173,9 +173,7 @@ def test_upgrade_from_0002_adds_answer_ratings(database_url: str) -> None:
         assert current_revision(engine) == head_revision()
         with session_scope(engine) as session:
             assert [q.count for q in questions.top_unanswered(session=session)] == [1]
-            rated = questions.record_rating(
-                session=session, text="Giờ làm việc?", helpful=False, idempotency_key="k"
-            )
+            rated = questions.record_rating(session=session, text="Giờ làm việc?", helpful=False, idempotency_key="k")
             assert rated.not_helpful == 1
     finally:
         engine.dispose()

@@ -136,9 +136,9 @@ def test_ward_is_optional_and_listed_as_unknown(session: Session, make_resident:
     assert unknown.ward is None
     assert submit(session, key, 2, ward=WARD_B).ward == WARD_B
     assert [f.ward for f in feedback.list_feedback(session=session)] == [None, WARD_B]
-    assert [
-        f.ticket for f in feedback.list_feedback(session=session, filters=FeedbackFilter(ward=WARD_B))
-    ] != [unknown.ticket]
+    assert [f.ticket for f in feedback.list_feedback(session=session, filters=FeedbackFilter(ward=WARD_B))] != [
+        unknown.ticket
+    ]
 
 
 @pytest.mark.parametrize(

@@ -50,9 +50,7 @@ def shared_index(base: Path) -> Path:
         return index
     from bot.search.service import SearchService
 
-    settings = Settings(
-        knowledge_dir=REPO / "knowledge", index_dir=index, data_dir=base / "telegram-shared-data"
-    )
+    settings = Settings(knowledge_dir=REPO / "knowledge", index_dir=index, data_dir=base / "telegram-shared-data")
 
     async def build() -> None:
         service = SearchService(settings)
@@ -299,9 +297,7 @@ async def test_small_talk_and_questions_about_commands_get_the_bots_own_reply(bo
 
 
 async def test_english_question_gets_a_vietnamese_reply_with_one_english_line(bot: Bot) -> None:
-    reply = visible(
-        await say(bot.fake, new_user(), "How will Hanoi build smart and green urban areas?", SLOW)
-    )
+    reply = visible(await say(bot.fake, new_user(), "How will Hanoi build smart and green urban areas?", SLOW))
     assert reply.startswith("You asked in English")
     assert reply.count("English") == 1
 
@@ -354,9 +350,7 @@ async def test_forged_and_stale_buttons_are_answered_politely(bot: Bot) -> None:
 
 async def test_groups_answer_only_commands_and_mentions(bot: Bot) -> None:
     fake, user, group = bot.fake, new_user(), -100777
-    chatter = fake.send_text(
-        user, "xin chào cả nhóm, hôm nay trời đẹp", chat_id=group, chat_type="supergroup"
-    )
+    chatter = fake.send_text(user, "xin chào cả nhóm, hôm nay trời đẹp", chat_id=group, chat_type="supergroup")
     fake.edit_message(user, fake.user_message_id(chatter), "xin chào cả nhóm!", chat_id=group)
     fake.send_text(user, "/gopy", chat_id=group, chat_type="supergroup")
     first = await reply_to(fake, group)
@@ -393,8 +387,7 @@ async def test_telegram_errors_reach_the_error_handler_and_retry_after_is_waited
 
 
 @pytest.mark.parametrize(
-    "command",
-    ["baocao", "xuly GY-2026-000001 da_xu_ly", "capnhat", "taokhaosat", "dongkhaosat 1", "chuatraloi"],
+    "command", ["baocao", "xuly GY-2026-000001 da_xu_ly", "capnhat", "taokhaosat", "dongkhaosat 1", "chuatraloi"]
 )
 async def test_residents_are_refused_staff_commands(bot: Bot, command: str) -> None:
     fake, user = bot.fake, new_user()
@@ -474,9 +467,7 @@ async def test_admin_creates_poll_residents_vote_change_withdraw_and_admin_close
     while f"số {poll_id}" not in visible(card):
         card = await reply_to(fake, user)
     options = [data or "" for _, data in buttons(card)]
-    assert options[0] == f"pv:{poll_id}:{options[0].split(':')[2]}" and all(
-        len(d.encode()) <= 64 for d in options
-    )
+    assert options[0] == f"pv:{poll_id}:{options[0].split(':')[2]}" and all(len(d.encode()) <= 64 for d in options)
 
     needs_consent = await press(fake, user, card.result, options[0])
     assert needs_consent.params.get("text") is None

@@ -118,11 +118,7 @@ async def test_feedback_with_photo_and_location_gets_a_ticket(
         assert "📍" in located and "không bắt buộc" in located  # a location alone is enough; more is optional
         fake.send_photo(USER, caption="Ổ gà lớn <nguy hiểm> & ngập nước trước số 12")
         summary = await reply_to(fake, USER)
-        assert (
-            "Ổ gà lớn <nguy hiểm>" in visible(summary)
-            and "📷" in visible(summary)
-            and "📍" in visible(summary)
-        )
+        assert "Ổ gà lớn <nguy hiểm>" in visible(summary) and "📷" in visible(summary) and "📍" in visible(summary)
         await press(fake, USER, summary.result, "gs:send")
         sent = visible(await reply_to(fake, USER))
         ticket = sent.split("Mã phiếu: ")[1].split()[0]
@@ -166,21 +162,15 @@ async def test_cancel_at_any_step_stores_nothing(fake: FakeBotApi, index: Path, 
     assert service(settings, feedback.my_feedback, pseudonym=pseudonym(settings, USER)) == []
 
 
-async def test_votes_change_and_withdraw(
-    fake: FakeBotApi, index: Path, tmp_path: Path, database_url: str
-) -> None:
+async def test_votes_change_and_withdraw(fake: FakeBotApi, index: Path, tmp_path: Path, database_url: str) -> None:
     from bot.services import polls
     from bot.services.roles import Actor, Role
 
     settings = bot_settings(fake, tmp_path, index, database_url=database_url)
     async with running(settings):
         poll = service(
-            settings,
-            polls.create_poll,
-            actor=Actor("cli:test", Role.ADMIN),
-            question="Có nên mở rộng phố đi bộ?",
-            options=["Có", "Không"],
-            visibility="after_close",
+            settings, polls.create_poll, actor=Actor("cli:test", Role.ADMIN),
+            question="Có nên mở rộng phố đi bộ?", options=["Có", "Không"], visibility="after_close",
         )
         await consent(fake, USER)
         card = await say(fake, USER, "/khaosat")
@@ -298,35 +288,22 @@ def free_port() -> int:
 
 async def test_webhook_mode_checks_the_secret_token(fake: FakeBotApi, index: Path, tmp_path: Path) -> None:
     settings = bot_settings(fake, tmp_path, index)
-    app = build_application(
-        settings, search=_idle_search(settings), engine=make_engine(settings), manage_search=False
-    )
+    app = build_application(settings, search=_idle_search(settings), engine=make_engine(settings), manage_search=False)
     port, secret = free_port(), "s3cret-Token_for-tests"
     await asyncio.to_thread(upgrade, settings.effective_database_url)
     await app.initialize()
     assert app.post_init is not None and app.updater is not None
     await app.post_init(app)
     await app.updater.start_webhook(
-        listen="127.0.0.1",
-        port=port,
-        url_path="hook",
-        webhook_url=f"http://127.0.0.1:{port}/hook",
-        secret_token=secret,
+        listen="127.0.0.1", port=port, url_path="hook", webhook_url=f"http://127.0.0.1:{port}/hook", secret_token=secret
     )
     await app.start()
     try:
         assert fake.webhook is not None and fake.webhook["secret_token"] == secret
         assert "/gopy" in visible(await say(fake, USER, "/help"))
-        forged = {
-            "update_id": 99999,
-            "message": {
-                "message_id": 1,
-                "date": 0,
-                "chat": {"id": USER, "type": "private"},
-                "from": {"id": USER, "is_bot": False, "first_name": "x"},
-                "text": "/help",
-            },
-        }
+        forged = {"update_id": 99999, "message": {"message_id": 1, "date": 0, "chat": {"id": USER, "type": "private"},
+                                                  "from": {"id": USER, "is_bot": False, "first_name": "x"},
+                                                  "text": "/help"}}
         status = await asyncio.to_thread(fake.post_to_webhook, forged, "wrong-secret")
         assert status == 403
     finally:
@@ -353,41 +330,21 @@ async def test_status_changes_queued_from_the_cli_reach_residents(
     for number, user in enumerate((USER, blocked, offline), start=1):
         key = pseudonym(settings, user)
         service(settings, residents.ensure_resident, pseudonym=key, chat_id=user)
-        service(
-            settings, residents.grant_consent, pseudonym=key, purpose="feedback", policy_version="2026-01"
-        )
+        service(settings, residents.grant_consent, pseudonym=key, purpose="feedback", policy_version="2026-01")
         tickets[user] = service(
-            settings,
-            feedback.submit_feedback,
-            pseudonym=key,
-            category="moi_truong",
-            text="Rác đổ trộm ở bãi đất trống",
-            ward="Phường Hoàn Kiếm",
-            idempotency_key=f"t:{number}",
+            settings, feedback.submit_feedback, pseudonym=key, category="moi_truong",
+            text="Rác đổ trộm ở bãi đất trống", ward="Phường Hoàn Kiếm", idempotency_key=f"t:{number}",
         ).ticket
     async with running(settings):
         fake.fail_next("sendMessage", kind="forbidden")  # the first resident to be told blocked the bot
         for user in (blocked, USER):
-            service(
-                settings,
-                feedback.change_status,
-                ticket=tickets[user],
-                status="tiep_nhan",
-                actor=cli_actor(),
-                comment="Đội <môi trường> & phường sẽ dọn",
-                queue=True,
-            )
+            service(settings, feedback.change_status, ticket=tickets[user], status="tiep_nhan",
+                    actor=cli_actor(), comment="Đội <môi trường> & phường sẽ dọn", queue=True)
         told = await fake.wait_for("sendMessage", lambda c: c.chat_id == USER and c.status == 200, QUICK)
         assert tickets[USER] in visible(told) and "Đội <môi trường> & phường sẽ dọn" in visible(told)
         fake.fail_next("sendMessage", kind="server_error")  # a network failure: sent again on a later run
-        service(
-            settings,
-            feedback.change_status,
-            ticket=tickets[offline],
-            status="tu_choi",
-            actor=cli_actor(),
-            queue=True,
-        )
+        service(settings, feedback.change_status, ticket=tickets[offline], status="tu_choi", actor=cli_actor(),
+                queue=True)
         late = await fake.wait_for("sendMessage", lambda c: c.chat_id == offline and c.status == 200, QUICK)
         assert tickets[offline] in visible(late) and "Từ chối" in visible(late)
         assert service(settings, notifications.take_pending_notifications) == []

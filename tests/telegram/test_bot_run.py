@@ -53,11 +53,7 @@ def start_bot(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[st
     """`citizenbot run ARGS` in its own process."""
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "run", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
 
@@ -75,11 +71,7 @@ def stop_bot(process: subprocess.Popen[str]) -> tuple[int, str]:
 def test_missing_token_explains_botfather(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "run"],
-        cwd=tmp_path,
-        env=bot_env(None, tmp_path, None),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        cwd=tmp_path, env=bot_env(None, tmp_path, None), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 2
     assert "@BotFather" in result.stderr and "TELEGRAM_BOT_TOKEN" in result.stderr
@@ -90,12 +82,7 @@ def test_nothing_to_index_is_a_clear_error(fake: FakeBotApi, tmp_path: Path) -> 
     env = bot_env(fake, tmp_path, None)
     (tmp_path / "knowledge").mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Không có tài liệu nào đọc được")
@@ -129,16 +116,9 @@ def test_webhook_with_secret_token_then_clean_sigterm(fake: FakeBotApi, tmp_path
         fake.send_command(USER, "help")
         reply = fake.wait_for_sync("sendMessage", lambda c: c.chat_id == USER, timeout=60)
         assert "/gopy" in reply.text
-        forged = {
-            "update_id": 424242,
-            "message": {
-                "message_id": 1,
-                "date": 0,
-                "text": "/help",
-                "chat": {"id": USER, "type": "private"},
-                "from": {"id": USER, "is_bot": False, "first_name": "x"},
-            },
-        }
+        forged = {"update_id": 424242, "message": {"message_id": 1, "date": 0, "text": "/help",
+                                                   "chat": {"id": USER, "type": "private"},
+                                                   "from": {"id": USER, "is_bot": False, "first_name": "x"}}}
         assert fake.post_to_webhook(forged, secret_token="not-the-secret") == 403
     finally:
         status, output = stop_bot(process)
