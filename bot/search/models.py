@@ -46,6 +46,8 @@ class Answer:
     answer: str
     passages: list[Passage]
     highlight: str | None = None  # the answering sentence, an exact substring of passages[0].text
+    language: str = "vi"  # the question's language ("vi" or "en"); replies stay in Vietnamese
+    intent: str | None = None  # small talk or a question about the bot (intents.py): no passage is given
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,17 @@ CITIES = (
     "ha noi", "ho chi minh", "sai gon", "hai phong", "da nang", "can tho", "nha trang", "da lat",
     "vung tau", "ha long", "phu quoc", "bien hoa", "thu duc",
 )  # fmt: skip
+# Provinces and other cities a document may be about (used to tell which place a document is about only:
+# "hòa bình", "thái bình" are left out, they are also everyday words).
+PROVINCES = (
+    "bac ninh", "hung yen", "hai duong", "vinh phuc", "thai nguyen", "bac giang", "ha nam", "nam dinh",
+    "ninh binh", "phu tho", "quang ninh", "thanh hoa", "nghe an", "thua thien hue", "thanh pho hue",
+    "quang nam", "khanh hoa", "lam dong", "binh duong", "dong nai", "long an", "kien giang", "an giang",
+    "dong thap", "tien giang", "ben tre", "vinh long", "tra vinh", "soc trang", "bac lieu", "ca mau",
+    "gia lai", "kon tum", "dak lak", "lao cai", "yen bai", "son la", "dien bien", "lai chau", "ha giang",
+    "cao bang", "lang son", "tuyen quang", "bac kan", "ha tinh", "quang binh", "quang tri", "quang ngai",
+    "binh dinh", "phu yen", "ninh thuan", "binh thuan", "binh phuoc", "tay ninh", "dak nong", "hau giang",
+)  # fmt: skip
 _STRIP = ".,;:!?\"'“”()[]«»…"
 
 
@@ -67,8 +78,8 @@ def names_in(question: str, lexicon: frozenset[tuple[str, ...]], *, plain: bool)
 
 
 def dominant_place(text: str) -> tuple[str, ...] | None:
-    """The city of CITIES the text mentions most (diacritics stripped), or None if it names none."""
+    """The city or province the text mentions most (diacritics stripped), or None if it names none."""
     padded = " " + " ".join(plain_syllables(text)) + " "
-    counts = {city: padded.count(f" {city} ") for city in CITIES}
+    counts = {city: padded.count(f" {city} ") for city in (*CITIES, *PROVINCES)}
     best = max(counts, key=lambda city: counts[city])
     return tuple(best.split()) if counts[best] else None

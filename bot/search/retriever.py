@@ -1,14 +1,18 @@
 """Hybrid retriever: e5 cosine + BM25 on stripped syllables + BM25 on words, passage and clause level.
 
 For each signal a passage scores 0.3 × itself + 0.7 × its best clause; signals are z-scored over
-the candidate passages and added. Unaccented queries are first restored from corpus bigrams.
-Colloquial wording adds its formal equivalent (synonyms.txt) to the BM25 queries. A question naming
-no other city ranks passages of documents about another city (not settings.home_place) lower.
-Abstention uses a few documented thresholds over evidence features (see `abstain`).
+the candidate passages and added. A question is first prepared (chat.py:
+shorthand, repeated letters, Telex leftovers, language, the asking part of a long message); small talk
+and questions about the bot stop there (intents.py). Unaccented queries are restored from corpus
+bigrams. Everyday wording adds its formal equivalent (synonyms.txt plus admin pairs) to the BM25
+queries. A question naming no other city ranks passages of documents about another city (not
+settings.home_place) lower. Abstention is a calibrated decision over evidence features, fitted for each
+index (calibration.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,22 +20,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.config import Settings
+from bot.search.calibration import Calibration, Evidence, fit_calibration, generic_out_of_scope
+from bot.search.chat import ChatQuestion, asks_number, prepare
 from bot.search.encoders import Encoder, encoder_name, make_encoder
 from bot.search.errors import IndexIncompatibleError
+from bot.search.intents import detect_intent
 from bot.search.lexical import LexicalIndex, plain_tokens, word_tokens
 from bot.search.models import Answer, Passage
 from bot.search.names import CITIES, capitalised_runs, dominant_place, name_lexicon, names_in
 from bot.search.restore import Restorer
 from bot.search.store import StoredIndex, load_index, read_manifest
-from bot.search.synonyms import Rule, expansions, load_rules, parse_rules
-from bot.text import plain_syllables, validate_question
+from bot.search.synonyms import expansions, load_rules, rules_from_pairs
+from bot.text import plain_syllables, syllables, validate_question
 
 CITY_NAMES = frozenset(tuple(c.split()) for c in CITIES)
 PASSAGE_WEIGHT = 0.3
 CLAUSE_WEIGHT = 0.7
 MAX_CANDIDATES = 200
 NAME_PENALTY = 1.5
-AWAY_PENALTY = 0.5  # passage of a document about another city, for a question naming no place
+# A passage of a document about another city or province, for a question naming no other place: the bot
+# answers from documents about its home place (or about no place), so such passages go last.
+AWAY_PENALTY = 100.0
 SIGNAL_WEIGHTS = (1.0, 1.0, 1.0)  # e5 cosine, stripped-syllable BM25, word BM25
 STOP_SYLLABLES = frozenset(
     [
@@ -88,30 +97,27 @@ STOP_SYLLABLES = frozenset(
 
 
 @dataclass(frozen=True)
-class Evidence:
-    """Features of the top passage used to decide abstention."""
+class Query:
+    """A question made ready for both sides of the search."""
 
-    cosine: float  # best clause cosine
-    coverage: float  # idf-weighted share of query content syllables found in the passage
-    known: float  # share of query content syllables known to the corpus
-    bm25: float  # normalised stripped-syllable BM25 of the best clause
-    unknown_name: bool  # a capitalised name in the question that the corpus never mentions
-    name_missing: bool  # the question names a place the top passage's document never mentions
-
-
-def abstain(ev: Evidence) -> bool:
-    """Documented thresholds (calibrated on the dev split of bench/eval, checked on its test split)."""
-    if ev.unknown_name or ev.name_missing:
-        return True
-    if ev.known < 0.6:
-        return True
-    return ev.cosine < 0.80 or (ev.coverage < 0.5 and ev.cosine < 0.86)
+    chat: ChatQuestion
+    dense: str  # text to embed (the asking part first for a long message)
+    plain: list[str]  # stripped-syllable BM25 tokens
+    words: list[str]  # word BM25 tokens
+    extra: str  # formal wording of the question's everyday phrases
+    accented: str  # the question with marks (restored when typed without)
 
 
 class Retriever:
     """Answers questions from a loaded index with one encoder."""
 
-    def __init__(self, stored: StoredIndex, encoder: Encoder, settings: Settings) -> None:
+    def __init__(
+        self,
+        stored: StoredIndex,
+        encoder: Encoder,
+        settings: Settings,
+        calibration: Calibration | None = None,
+    ) -> None:
         self.settings = settings
         self.encoder = encoder
         self.chunks = stored.chunks
@@ -131,8 +137,9 @@ class Retriever:
         self._plain_sets = [set(plain_syllables(c.text)) for c in stored.chunks]
         self._restorer = Restorer(c.text for c in stored.chunks)
         self._corpus_plain = " " + " ".join(plain_syllables(" ".join(c.text for c in stored.chunks))) + " "
-        self._synonyms = load_rules()
-        self._extra_synonyms: list[Rule] = []
+        self._starter_rules = load_rules()
+        self._gloss = load_rules("english_vi.txt")
+        self._synonyms = list(self._starter_rules)
         self._names = name_lexicon(c.text for c in stored.chunks)
         doc_text: dict[str, list[str]] = {}
         for chunk in stored.chunks:
@@ -141,6 +148,26 @@ class Retriever:
         self._home = tuple(plain_syllables(settings.home_place))
         away = {s for s, t in doc_text.items() if dominant_place(" ".join(t)) not in (None, self._home)}
         self._away = np.array([c.source in away for c in stored.chunks], dtype=bool)
+        self._off_topic: np.ndarray | None = None
+        stored_cal = stored.manifest.get("calibration")
+        self.calibration = calibration or (Calibration.from_dict(stored_cal) if stored_cal else None)
+
+    def _off_topic_vectors(self) -> np.ndarray:
+        """Embeddings of the shipped generic out-of-scope questions (computed once, on first use)."""
+        if self._off_topic is None:
+            vietnamese, english = generic_out_of_scope()
+            self._off_topic = self.encoder.encode_queries([*vietnamese, *english])
+        return self._off_topic
+
+    def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Admin-added (everyday, formal) pairs, used beside the starter list from the next question on."""
+        self._synonyms = [*self._starter_rules, *rules_from_pairs(pairs)]
+
+    def calibrate(self, prior: dict[str, object] | None = None) -> Calibration:
+        """Fit the abstention decision for this index (synthetic questions, see calibration.py) and use it."""
+        home = [t for t, owner in zip(self._clause_texts, self._owner, strict=True) if not self._away[owner]]
+        self.calibration = fit_calibration(home, self.evidence_many, self._starter_rules, prior=prior)
+        return self.calibration
 
     @classmethod
     def load(cls, settings: Settings, encoder: Encoder | None = None) -> Retriever:
@@ -159,30 +186,79 @@ class Retriever:
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
         """Validate, search and answer (or abstain) with top_k passages best first."""
-        from bot.search.answer import make_answer
+        return self.ask_many([question], top_k)[0]
 
-        question = validate_question(question)
+    def ask_many(self, questions: Sequence[str], top_k: int | None = None) -> list[Answer]:
+        """Answer several questions with one encoder call (InvalidQuestionError on the first bad one)."""
+        from bot.search.answer import make_answer, small_talk_answer
+
+        if self.calibration is None:
+            self.calibrate()
+        assert self.calibration is not None
         k = top_k or self.settings.top_k
-        order, scores, best_clause, evidence = self._rank(question)
-        passages = [
-            Passage(
-                text=self.chunks[i].text,
-                title=self.chunks[i].title,
-                source=self.chunks[i].source,
-                score=round(float(scores[n]), 4),
-                position=self.chunks[i].position,
-            )
-            for n, i in enumerate(order[:k])
-        ]
-        highlight = None
-        if len(order):
-            a, b = self.chunks[order[0]].clauses[best_clause] if self.chunks[order[0]].clauses else (0, 0)
-            highlight = self.chunks[order[0]].text[a:b] or self.chunks[order[0]].text
-        return make_answer(question, passages, highlight, evidence is None or abstain(evidence))
+        valid = [validate_question(q) for q in questions]
+        chats = [prepare(q) for q in valid]
+        intents = [detect_intent(c) for c in chats]
+        todo = [n for n, intent in enumerate(intents) if intent is None]
+        queries = {n: self._query(chats[n]) for n in todo}
+        vectors = self.encoder.encode_queries([queries[n].dense for n in todo]) if todo else None
+        answers: list[Answer] = []
+        for n, question in enumerate(valid):
+            intent = intents[n]
+            if intent is not None or vectors is None:
+                answers.append(small_talk_answer(question, intent or "", chats[n].language))
+                continue
+            order, scores, best_clause, evidence = self._rank(queries[n], vectors[todo.index(n)])
+            passages = [
+                Passage(
+                    text=self.chunks[i].text,
+                    title=self.chunks[i].title,
+                    source=self.chunks[i].source,
+                    score=round(float(scores[m]), 4),
+                    position=self.chunks[i].position,
+                )
+                for m, i in enumerate(order[:k])
+            ]
+            highlight = None
+            if len(order):
+                top = self.chunks[order[0]]
+                a, b = top.clauses[best_clause] if top.clauses else (0, 0)
+                highlight = top.text[a:b] or top.text
+            abstained = evidence is None or self.calibration.abstain(evidence)
+            answers.append(make_answer(question, passages, highlight, abstained, language=chats[n].language))
+        return answers
 
-    def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Admins' (everyday, formal) pairs, applied after the shipped rules from the next question."""
-        self._extra_synonyms = parse_rules("\n".join(f"{everyday} = {formal}" for everyday, formal in pairs))
+    def evidence_many(self, questions: Sequence[str]) -> list[Evidence]:
+        """Abstention evidence of each question's top passage (questions must be valid)."""
+        chats = [prepare(validate_question(q)) for q in questions]
+        queries = [self._query(c) for c in chats]
+        vectors = self.encoder.encode_queries([q.dense for q in queries])
+        out: list[Evidence] = []
+        for query, vector in zip(queries, vectors, strict=True):
+            evidence = self._rank(query, vector)[3]
+            out.append(
+                evidence or Evidence(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, query.chat.language == "en", False, False)
+            )
+        return out
+
+    def _query(self, chat: ChatQuestion) -> Query:
+        """Dense text and lexical tokens of a prepared question (restored, focus weighted, synonyms added)."""
+        if chat.language == "en":
+            gloss = " ".join(expansions(chat.text, self._gloss))
+            return Query(
+                chat, f"{chat.text} {gloss}", plain_tokens(gloss), word_tokens(gloss), gloss, chat.text
+            )
+        restore = self._restorer.restore_syllables
+        text = " ".join(restore(syllables(chat.text))) if chat.unaccented else chat.text
+        focus = " ".join(restore(syllables(chat.focus))) if chat.unaccented else chat.focus
+        story = chat.focus != chat.text
+        extra = " . ".join(expansions(chat.text, self._synonyms, accented=text if chat.unaccented else None))
+        dense = f"{focus} {text}" if story else text
+        ptoks = plain_tokens(chat.text) + (plain_tokens(chat.focus) if story else [])
+        wtoks = word_tokens(text) + (word_tokens(focus) if story else [])
+        if extra:
+            ptoks, wtoks = ptoks + plain_tokens(extra), wtoks + word_tokens(extra)
+        return Query(chat, dense, ptoks, wtoks, extra, text)
 
     def _candidates(self, qvec: np.ndarray, plain_scores: np.ndarray, word_scores: np.ndarray) -> np.ndarray:
         """Passages worth scoring fully (all of them in small corpora)."""
@@ -195,14 +271,9 @@ class Retriever:
         picked = np.concatenate([dense_p, self._owner[dense_c], top(plain_scores), top(word_scores)])
         return np.unique(picked)
 
-    def _rank(self, question: str) -> tuple[list[int], np.ndarray, int, Evidence | None]:
+    def _rank(self, query: Query, qvec: np.ndarray) -> tuple[list[int], np.ndarray, int, Evidence | None]:
         """Fused ranking: (passage order, fused scores in that order, best clause of the top, evidence)."""
-        restored = self._restorer.restore(question)
-        qvec = self.encoder.encode_queries([restored])[0]
-        extra = " . ".join(expansions(question, self._synonyms + self._extra_synonyms))
-        ptoks, wtoks = plain_tokens(question), word_tokens(restored)
-        if extra:
-            ptoks, wtoks = ptoks + plain_tokens(extra), wtoks + word_tokens(extra)
+        ptoks, wtoks = query.plain, query.words
         plain_p = self._plain_p.scores(ptoks) / self._plain_p.attainable(ptoks)
         words_p = self._words_p.scores(wtoks) / self._words_p.attainable(wtoks)
         plain_c = self._plain_c.scores(ptoks) / self._plain_c.attainable(ptoks)
@@ -221,25 +292,37 @@ class Retriever:
             best = np.array([self._best(c_sig, local, p) for p in cand])
             best_raw.append(best)
             fused += weight * _z(PASSAGE_WEIGHT * p_sig + CLAUSE_WEIGHT * best)
-        names = names_in(question, self._names, plain=self._restorer.needs_restoration(question))
+        chat = query.chat
+        english = chat.language == "en"
+        names = [] if english else names_in(chat.text, self._names, plain=chat.unaccented)
         lacks = np.array([self._lacks(int(p), names) for p in cand], dtype=bool)
         fused -= NAME_PENALTY * lacks
-        if not any(n in CITY_NAMES and n != self._home for n in names):
+        if not self._names_other_place(chat, names):
             fused -= AWAY_PENALTY * self._away[cand]
         order_local = np.argsort(-fused, kind="stable")
         top = int(cand[order_local[0]])
         clause_z = _z(cl_signals[0]) + _z(cl_signals[1]) + _z(cl_signals[2])
         span = range(int(self._cstart[top]), int(self._cstart[top + 1]))
         best_clause = int(np.argmax([clause_z[local[c]] for c in span])) if len(span) else 0
+        cosine = float(best_raw[0][order_local[0]])
+        spread = float(dense_c.std()) if len(dense_c) else 0.0
+        dense_z = (cosine - float(dense_c.mean())) / spread if spread > 1e-9 else 0.0
+        clause_text = self._clause_texts[span[best_clause]] if len(span) else self.chunks[top].text
         evidence = self._evidence(
-            bool(lacks[order_local[0]]),
-            question,
-            extra,
-            top,
-            float(best_raw[0][order_local[0]]),
-            float(best_raw[1][order_local[0]]),
+            query, top, cosine, dense_z, float(best_raw[1][order_local[0]]), bool(lacks[order_local[0]])
         )
+        if asks_number(query.chat.focus) and not any(ch.isdigit() for ch in clause_text):
+            evidence = dataclasses.replace(evidence, unmet_number=1.0)
+        off_topic = float((self._off_topic_vectors() @ qvec).max())
+        evidence = dataclasses.replace(evidence, off_topic=off_topic - cosine)
         return [int(cand[i]) for i in order_local], fused[order_local], best_clause, evidence
+
+    def _names_other_place(self, chat: ChatQuestion, names: list[tuple[str, ...]]) -> bool:
+        """True if the question's asking part is about a city or province other than the home place."""
+        if any(n in CITY_NAMES and n != self._home for n in names):
+            return True
+        place = dominant_place(chat.focus)
+        return place is not None and place != self._home
 
     def _best(self, clause_scores: np.ndarray, local: dict[int, int], passage: int) -> float:
         """Best clause score within one passage (0 if it has no clause)."""
@@ -252,24 +335,28 @@ class Retriever:
         return any(f" {' '.join(n)} " not in text for n in names)
 
     def _evidence(
-        self, name_missing: bool, question: str, extra: str, top: int, cosine: float, bm25: float
+        self, query: Query, top: int, cosine: float, dense_z: float, bm25: float, name_missing: bool
     ) -> Evidence:
-        """Abstention features for the top passage (extra: formal wording of the question's colloquialisms)."""
-        content = [
-            s for s in plain_syllables(f"{question} {extra}") if s not in STOP_SYLLABLES and not s.isdigit()
-        ]
+        """Abstention features for the top passage (after normalisation and synonyms)."""
+        english = query.chat.language == "en"
+        asked = query.extra if english else f"{query.chat.text} {query.extra}"
+        content = [s for s in plain_syllables(asked) if s not in STOP_SYLLABLES and not s.isdigit()]
         weights = [self._plain_p.idf(s) for s in content]
         total = sum(weights) or 1.0
         found = self._plain_sets[top]
         coverage = sum(w for s, w in zip(content, weights, strict=True) if s in found) / total
         known = sum(1 for s in content if self._plain_p.known(s)) / (len(content) or 1)
         return Evidence(
-            cosine,
-            coverage if content else 0.0,
-            known if content else 0.0,
-            bm25,
-            self._unknown_name(question),
-            name_missing,
+            cosine=cosine,
+            dense_z=dense_z,
+            coverage=coverage if content else 0.0,
+            known=known if content else 0.0,
+            bm25=bm25,
+            unmet_number=0.0,
+            english=english,
+            unknown_name=not english and self._unknown_name(query.chat.focus),
+            name_missing=name_missing,
+            away=bool(self._away[top]),
         )
 
     def _unknown_name(self, question: str) -> bool:

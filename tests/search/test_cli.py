@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.config import Settings
 
-KEYS = {"question", "abstained", "answer", "passages"}
+KEYS = {"question", "abstained", "answer", "language", "intent", "passages"}
 
 
 @pytest.fixture(scope="module")

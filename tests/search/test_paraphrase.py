@@ -31,12 +31,33 @@ def test_colloquial_wording_is_expanded_with_or_without_marks(question: str) -> 
     assert expansions(question, load_rules()) == ["ùn tắc giao thông"]
 
 
-def test_table_ignores_comments_and_matches_whole_syllables_only() -> None:
+def test_table_ignores_comments_and_matches_accented_words_where_the_accent_matters() -> None:
     rules = parse_rules("# chú thích\nkẹt xe | tắc đường = ùn tắc giao thông\nmấy = bao nhiêu\n")
     assert expansions("Tắc đường mấy giờ?", rules) == ["ùn tắc giao thông", "bao nhiêu"]
     assert expansions("Mấy chục xe kẹt xe", rules) == ["ùn tắc giao thông", "bao nhiêu"]
-    assert expansions("Máy lạnh bật thế nào?", rules) == ["bao nhiêu"]  # "may" is "mấy" unaccented
+    assert expansions("Máy lạnh bật thế nào?", rules) == []  # "máy" is not "mấy"
+    assert expansions("nha may o dau", rules, accented="nhà máy ở đâu") == []
+    assert expansions("tac duong may gio", rules, accented="tắc đường mấy giờ") == [
+        "ùn tắc giao thông",
+        "bao nhiêu",
+    ]
     assert expansions("Giá vàng hôm nay?", rules) == []
+
+
+def test_admin_pairs_extend_the_starter_list(tmp_path: Path) -> None:
+    retriever = _retriever(tmp_path, "Hà Nội")
+    question = "nhích từng mét mỗi sáng thì sao"
+    assert retriever.ask(question).passages[0].source != "ha-noi.txt"
+    retriever.set_extra_synonyms([("nhích từng mét", "ùn tắc giao thông đường sắt đô thị")])
+    assert retriever.ask(question).passages[0].source == "ha-noi.txt"
+    retriever.set_extra_synonyms([])
+    assert "ùn tắc" not in " ".join(expansions(question, retriever._synonyms))
+
+
+def test_the_starter_list_holds_no_rule_firing_on_a_lookalike() -> None:
+    rules = load_rules()
+    assert expansions("Nhà máy xả thải", rules) == []
+    assert all(formal not in ("Thăng Long", "chênh lệch mức sống", "bao nhiêu") for _, formal in rules)
 
 
 def _retriever(tmp_path: Path, home: str) -> Retriever:

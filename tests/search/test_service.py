@@ -44,3 +44,32 @@ async def test_rebuild_swaps_in_new_documents_while_questions_keep_being_answere
     after = await service.ask("trạm y tế phường và bệnh viện vệ tinh")
     assert after.passages[0].source == "y-te.txt"
     await service.close()
+
+
+async def test_questions_asked_together_each_get_their_own_answer(settings: Settings) -> None:
+    service = SearchService(settings)
+    await service.start()
+    questions = {
+        "Hà Nội trồng thêm bao nhiêu cây xanh?": "moi-truong.md",
+        "đường sắt đô thị giảm ùn tắc": "giao-thong.txt",
+        "Rác thải sinh hoạt được phân loại ở đâu?": "moi-truong.md",
+        "bãi đỗ xe ngầm xây ở đâu": "giao-thong.txt",
+        "Chào bạn!": None,
+    }
+    answers = await asyncio.gather(*(service.ask(q) for q in questions))
+    for (question, source), answer in zip(questions.items(), answers, strict=True):
+        assert answer.question == question
+        assert (answer.passages[0].source if answer.passages else None) == source
+    await service.close()
+
+
+async def test_admin_synonyms_apply_now_and_after_a_rebuild(settings: Settings) -> None:
+    service = SearchService(settings)
+    await service.start()
+    question = "mùi hôi từ bãi đổ mỗi sáng"
+    assert (await service.ask(question)).passages[0].source == "giao-thong.txt"
+    service.set_extra_synonyms([("bãi đổ", "rác thải sinh hoạt")])
+    assert (await service.ask(question)).passages[0].source == "moi-truong.md"
+    await service.rebuild()
+    assert (await service.ask(question)).passages[0].source == "moi-truong.md"
+    await service.close()

@@ -294,6 +294,19 @@ async def test_out_of_scope_question_abstains_offers_feedback_and_is_logged(bot:
     assert "Giá vàng SJC hôm nay" in await admin_listing(bot.fake)
 
 
+async def test_small_talk_and_questions_about_commands_get_the_bots_own_reply(bot: Bot) -> None:
+    greeting = await say(bot.fake, new_user(), "Chào bạn!", SLOW)
+    assert visible(greeting) == fmt.SMALL_TALK["greeting"]
+    help_reply = visible(await say(bot.fake, new_user(), "Làm sao để góp ý?", SLOW))
+    assert "/gopy" in help_reply and "Nguồn" not in help_reply
+
+
+async def test_english_question_gets_a_vietnamese_reply_with_one_english_line(bot: Bot) -> None:
+    reply = visible(await say(bot.fake, new_user(), "How will Hanoi build smart and green urban areas?", SLOW))
+    assert reply.startswith("You asked in English")
+    assert reply.count("English") == 1
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [("😀😀😀", "Câu hỏi chưa có chữ nào"), ("Привет, как дела?", "tiếng Việt"), ("hỏi " * 900, "quá dài")],

@@ -131,17 +131,18 @@ async def test_synonym_from_telegram_takes_effect_on_the_next_question(
 ) -> None:
     question = "Bao giờ hết cảnh phố với quê chênh nhau?"
     settings = bot_settings(fake, tmp_path, index)
+    target = "chênh lệch mức sống"  # the passage the formal wording points at
     async with running(settings, answers=True):
-        assert visible(await say(fake, LATER, question, SLOW)) == fmt.NOT_COVERED
+        assert target not in visible(await say(fake, LATER, question, SLOW))
         added = visible(
             await say(fake, ADMIN, "/themtu phố với quê chênh nhau = chênh lệch mức sống giữa khu vực đô thị và nông thôn")
         )
         assert "Đã thêm từ đồng nghĩa số 1" in added
-        assert "Nguồn:" in visible(await say(fake, LATER, question, SLOW))
+        assert target in visible(await say(fake, LATER, question, SLOW))
         assert "1. phố với quê chênh nhau = chênh lệch" in visible(await say(fake, ADMIN, "/dstu"))
         assert "Cách dùng" in visible(await say(fake, ADMIN, "/themtu không có dấu bằng"))
         assert "Đã xóa từ đồng nghĩa số 1" in visible(await say(fake, ADMIN, "/xoatu 1"))
-        assert visible(await say(fake, LATER, question, SLOW)) == fmt.NOT_COVERED
+        assert target not in visible(await say(fake, LATER, question, SLOW))
         assert "Không có từ đồng nghĩa số 1" in visible(await say(fake, ADMIN, "/xoatu 1"))
 
 

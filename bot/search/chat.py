@@ -1,0 +1,400 @@
+"""Chat Vietnamese → written Vietnamese before retrieval.
+
+Steps, in order: spacing around punctuation; the language (an English message is left as typed);
+chat shorthand from chat_vi.txt (whole tokens, "ko" → "không", "HN" → "Hà Nội"); letters repeated for
+emphasis ("nhiềuuu" → "nhiều"); Telex leftovers ("laf" → "là", "nhieeuf" → "nhiều"). A repaired word
+must be a real Vietnamese syllable (underthesea's word list), so ordinary words are never "repaired".
+`find_focus` picks the question out of a long message that tells a story first.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from bot.text import has_diacritics, normalize, plain_syllables, strip_diacritics
+
+_TOKEN_RE = re.compile(r"\w+(?:[.\-]\w+)*|[^\w\s]", re.UNICODE)
+_NO_SPACE_BEFORE = re.compile(r" ([,.;:!?)\]…])")
+_NO_SPACE_AFTER = re.compile(r"([(\[]) ")
+_SENTENCE_RE = re.compile(r"[^.!?\n]+[.!?]*|\n")
+_TONE_KEYS = {"s": "\u0301", "f": "\u0300", "r": "\u0309", "x": "\u0303", "j": "\u0323"}
+_TELEX_PAIRS = (("dd", "đ"), ("aa", "â"), ("ee", "ê"), ("oo", "ô"), ("uow", "ươ"), ("uw", "ư"), ("ow", "ơ"),
+                ("aw", "ă"))  # fmt: skip
+_VOWELS = "aăâeêioôơuưy"
+_MODIFIED = "ăâêôơư"
+# English words a Vietnamese message often carries, that Telex would otherwise turn into a syllable.
+_LOANWORDS = frozenset(
+    [
+        "bus",
+        "gas",
+        "yes",
+        "has",
+        "was",
+        "is",
+        "as",
+        "us",
+        "this",
+        "its",
+        "his",
+        "visa",
+        "sms",
+        "wifi",
+        "app",
+        "web",
+        "email",
+        "ok",
+    ]
+)
+# Words that mark an English question (none of them is a Vietnamese syllable).
+_ENGLISH = frozenset(
+    [
+        "what",
+        "which",
+        "when",
+        "where",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "the",
+        "of",
+        "for",
+        "with",
+        "about",
+        "there",
+        "any",
+        "plan",
+        "plans",
+        "city",
+        "please",
+        "hello",
+        "thanks",
+        "thank",
+        "you",
+        "your",
+        "my",
+        "me",
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "have",
+        "has",
+        "been",
+        "being",
+        "from",
+        "into",
+        "by",
+        "get",
+        "will",
+        "people",
+        "public",
+        "government",
+        "green",
+        "smart",
+        "transport",
+        "traffic",
+        "metro",
+        "air",
+        "pollution",
+        "housing",
+    ]
+)
+# Diacritic-stripped cues of a question sentence (a question mark is one too).
+_QUESTION_CUES = (
+    "gi", "bao nhieu", "bao gio", "khi nao", "the nao", "ra sao", "o dau", "tai sao", "vi sao", "lam sao",
+    "co phai", "khong", "chua", "ai", "hoi", "muon biet", "lieu", "nao", "khong a", "the a", "nhi",
+)  # fmt: skip
+# Diacritic-stripped cues of a question asking for a number, an amount or a date.
+_NUMBER_CUES = ("bao nhieu", "nam nao", "bao gio", "khi nao", "ty le", "phan tram", "how many",
+                "how much", "when", "what year")  # fmt: skip
+FOCUS_MIN_SYLLABLES = 25
+MAX_MARKED_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class ChatQuestion:
+    """A resident's message made ready for retrieval."""
+
+    text: str  # the whole message, normalised
+    focus: str  # the sentence(s) that ask (the whole text for a short message)
+    language: str  # "vi" or "en"
+    unaccented: bool  # typed without diacritics (shorthand aside): worth restoring
+
+
+@dataclass(frozen=True)
+class ShorthandTable:
+    """Chat shorthand: exact (capitalised) forms, case-insensitive forms, multi-token forms."""
+
+    exact: dict[str, str]
+    folded: dict[str, str]
+    phrases: dict[tuple[str, ...], str]
+
+
+def parse_table(text: str) -> ShorthandTable:
+    """Parse "short | short = full" lines (# comments)."""
+    exact: dict[str, str] = {}
+    folded: dict[str, str] = {}
+    phrases: dict[tuple[str, ...], str] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "=" not in line:
+            continue
+        left, full = (part.strip() for part in line.split("=", 1))
+        for short in (s.strip() for s in left.split("|")):
+            short = normalize(short)
+            if " " in short:
+                phrases[tuple(short.lower().split())] = full
+            elif short != short.lower():
+                exact[short] = full
+            elif short:
+                folded[short] = full
+    return ShorthandTable(exact, folded, phrases)
+
+
+@lru_cache(maxsize=1)
+def shorthand_table() -> ShorthandTable:
+    """The table shipped with the package."""
+    return parse_table(resources.files("bot.search").joinpath("chat_vi.txt").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def vietnamese_syllables() -> frozenset[str]:
+    """Lower-case syllables (with marks) of underthesea's Vietnamese word list."""
+    from bot.text import _underthesea
+
+    module = _underthesea()
+    path = resources.files(module.__name__).joinpath("corpus", "data", "Viet74K.txt")
+    out: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        out.update(normalize(w) for w in line.lower().split() if w.isalpha())
+    return frozenset(out)
+
+
+@lru_cache(maxsize=1)
+def plain_vietnamese_syllables() -> frozenset[str]:
+    """The same syllables with diacritics stripped."""
+    return frozenset(strip_diacritics(s) for s in vietnamese_syllables())
+
+
+def is_syllable(word: str) -> bool:
+    """True if the word is a Vietnamese syllable (compared without marks when typed without marks)."""
+    low = normalize(word.lower())
+    return low in vietnamese_syllables() if has_diacritics(low) else low in plain_vietnamese_syllables()
+
+
+def tokens(text: str) -> list[str]:
+    """Words (with inner dots or hyphens: TP.HCM, kt-xh, 1.000) and punctuation marks, in order."""
+    out: list[str] = []
+    for token in _TOKEN_RE.findall(text):
+        if "." in token and not any(ch.isdigit() for ch in token) and token not in _known_dotted():
+            for part in token.split("."):
+                out.extend([part, "."] if part else ["."])
+            out.pop()
+        else:
+            out.append(token)
+    return out
+
+
+def join_tokens(parts: list[str]) -> str:
+    """Tokens back to text: one space between words, none before , . ; : ! ? or inside brackets."""
+    joined = " ".join(p for p in parts if p)
+    return _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", joined))
+
+
+def fix_spacing(text: str) -> str:
+    """One space between words and after punctuation ("nhé.Cho hỏi" → "nhé. Cho hỏi")."""
+    return join_tokens(tokens(text))
+
+
+@lru_cache(maxsize=1)
+def _known_dotted() -> frozenset[str]:
+    """Shorthand forms that contain a dot (TP.HCM)."""
+    table = shorthand_table()
+    return frozenset(k for k in [*table.exact, *table.folded] if "." in k)
+
+
+def _base(ch: str) -> str:
+    """A letter without marks, lower-cased."""
+    return strip_diacritics(ch).lower()
+
+
+def squeeze_repeats(word: str) -> str:
+    """Letters repeated three times or more for emphasis become one ("nhiềuuu" → "nhiều")."""
+    out: list[str] = []
+    run = 0
+    for ch in word:
+        same = bool(out) and _base(ch) == _base(out[-1])
+        run = run + 1 if same else 1
+        if run >= 3:
+            continue
+        out.append(ch)
+    squeezed = "".join(out)
+    if squeezed != word and len(squeezed) >= 2 and _base(squeezed[-1]) == _base(squeezed[-2]):
+        shorter = squeezed[:-1]
+        if is_syllable(shorter) and not is_syllable(squeezed):
+            return shorter
+    return squeezed
+
+
+def _place_tone(base: str, tone: str) -> str:
+    """Put the tone mark on the right vowel of an unmarked-tone syllable."""
+    start = 2 if base.startswith(("qu", "gi")) and len(base) > 2 and base[2] in _VOWELS else 0
+    vowels = [i for i in range(start, len(base)) if base[i] in _VOWELS]
+    if not vowels:
+        return base
+    modified = [i for i in vowels if base[i] in _MODIFIED]
+    if modified:
+        pos = modified[-1]
+    elif len(vowels) == 1:
+        pos = vowels[0]
+    elif vowels[-1] < len(base) - 1:  # a final consonant follows the vowels
+        pos = vowels[-1]
+    else:
+        pos = vowels[-2] if len(vowels) >= 2 else vowels[0]
+    return base[:pos] + unicodedata.normalize("NFC", base[pos] + tone) + base[pos + 1 :]
+
+
+def untelex(word: str) -> str | None:
+    """The syllable a Telex typing left behind ("laf" → "là"), or None if it is not one."""
+    low = word.lower()
+    if not low.isascii() or not low.isalpha() or len(low) < 2 or low in _LOANWORDS or is_syllable(low):
+        return None
+    tone = ""
+    if low[-1] in _TONE_KEYS and any(ch in _VOWELS for ch in low[:-1]):
+        tone, low = _TONE_KEYS[low[-1]], low[:-1]
+    for pair, letter in _TELEX_PAIRS:
+        low = low.replace(pair, letter)
+    if low.endswith("w") and low[:-1] and low[-2] in "uo":
+        low = low[:-2] + ("ư" if low[-2] == "u" else "ơ")
+    if not tone and low == word.lower():
+        return None
+    syllable = normalize(_place_tone(low, tone) if tone else low)
+    if not is_syllable(syllable):
+        return None
+    return syllable.capitalize() if word[0].isupper() else syllable
+
+
+def _is_word(token: str) -> bool:
+    """True for a word token (not punctuation)."""
+    return token[0].isalnum() or token[0] == "_"
+
+
+def _shorthand(tokens: list[str], i: int, table: ShorthandTable) -> tuple[str | None, int]:
+    """The expansion starting at token i and how many tokens it replaces (None, 1 if none)."""
+    for size in (3, 2):
+        gram = tuple(t.lower() for t in tokens[i : i + size])
+        if len(gram) == size and gram in table.phrases:
+            return table.phrases[gram], size
+    token = tokens[i]
+    full = table.exact.get(token) or table.folded.get(token.lower())
+    if full is None:
+        return None, 1
+    nxt = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
+    low = token.lower()
+    if low in {"v", "z"} and nxt and _is_word(nxt):
+        return None, 1  # "v"/"z" mean "vậy" only at the end of a sentence
+    if low == "bn" and strip_diacritics(nxt) in {"oi", "a"}:
+        return "bạn", 1
+    if low == "s" and (not nxt or not _is_word(nxt)) and i == 0:
+        return None, 1
+    if token[:1].isupper() and token[1:].islower() and full.islower():
+        full = full[:1].upper() + full[1:]
+    return full, 1
+
+
+def expand(text: str, table: ShorthandTable | None = None) -> str:
+    """Chat shorthand, repeated letters and Telex leftovers repaired, token by token."""
+    table = table or shorthand_table()
+    parts = tokens(text)
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        token = parts[i]
+        if not token or not _is_word(token):
+            out.append(token)
+            i += 1
+            continue
+        full, used = _shorthand(parts, i, table)
+        if full is not None:
+            out.append(full)
+            i += used
+            continue
+        word = token if any(ch.isdigit() for ch in token) else squeeze_repeats(token)
+        out.append(untelex(word) or word)
+        i += 1
+    return join_tokens(out)
+
+
+def detect_language(text: str) -> str:
+    """ "en" for a message in English, else "vi" (typed with or without diacritics)."""
+    words = [w for w in re.findall(r"[^\W\d_]+", text) if w]
+    if not words or any(has_diacritics(w) for w in words):
+        return "vi"
+    lows = [w.lower() for w in words]
+    english = sum(w in _ENGLISH for w in lows)
+    foreign = sum(not is_syllable(w) for w in lows)
+    return "en" if english >= 2 or (english >= 1 and foreign / len(lows) >= 0.5) else "vi"
+
+
+def _asks(sentence: str) -> bool:
+    """True if the sentence reads as a question."""
+    if "?" in sentence:
+        return True
+    padded = " " + " ".join(plain_syllables(sentence)) + " "
+    return any(f" {cue} " in padded for cue in _QUESTION_CUES)
+
+
+def asks_number(text: str) -> bool:
+    """True if the question asks for a number, an amount or a date."""
+    padded = " " + " ".join(plain_syllables(text)) + " "
+    return " mấy " in f" {text.lower()} " or any(f" {cue} " in padded for cue in _NUMBER_CUES)
+
+
+def find_focus(text: str) -> str:
+    """The asking part of a long message: its last question sentence and what follows it."""
+    if len(plain_syllables(text)) < FOCUS_MIN_SYLLABLES:
+        return text
+    sentences = [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]
+    if len(sentences) < 2:
+        return text
+    asking = [n for n, s in enumerate(sentences) if _asks(s)]
+    start = asking[-1] if asking else len(sentences) - 1
+    if start > 0 and len(plain_syllables(sentences[start])) < 6:
+        start -= 1  # "Xin hỏi?" alone says little: keep the sentence before it
+    return " ".join(sentences[start:])
+
+
+def prepare(text: str) -> ChatQuestion:
+    """Normalise a message and find its language and asking part."""
+    spaced = fix_spacing(normalize(text))
+    language = detect_language(spaced)
+    cleaned = spaced if language == "en" else expand(spaced)
+    return ChatQuestion(cleaned, find_focus(cleaned), language, _unaccented(spaced))
+
+
+def _unaccented(text: str) -> bool:
+    """True when at most a fifth of the typed words (shorthand aside) carry marks."""
+    table = shorthand_table()
+    typed = [
+        w for w in re.findall(r"[^\W\d_]+", text) if w not in table.exact and w.lower() not in table.folded
+    ]
+    marked = sum(has_diacritics(w) for w in typed)
+    return bool(typed) and marked / len(typed) <= MAX_MARKED_SHARE

@@ -1,0 +1,104 @@
+"""Chat Vietnamese normalisation: shorthand, repeated letters, Telex leftovers, spacing, language, focus."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.search.chat import (
+    asks_number,
+    detect_language,
+    expand,
+    find_focus,
+    fix_spacing,
+    parse_table,
+    prepare,
+    squeeze_repeats,
+    untelex,
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("ko bik HN co ke hoach j", "không biết Hà Nội co ke hoach gì"),
+        ("mn ơi tp có ctr gì về xh ko", "mọi người ơi thành phố có chương trình gì về xã hội không"),
+        ("dc hok", "được không"),
+        ("MTTQ làm gì", "Mặt trận Tổ quốc làm gì"),
+        ("qte vs trong nước", "quốc tế với trong nước"),
+        ("bn tiền 1 vé", "bao nhiêu tiền 1 vé"),
+        ("bn ơi cho hỏi", "bạn ơi cho hỏi"),
+        ("tại sao v", "tại sao vậy"),
+    ],
+)
+def test_chat_shorthand_becomes_full_words(typed: str, meant: str) -> None:
+    assert expand(typed) == meant
+
+
+def test_capitalised_abbreviations_are_administrative_and_lower_case_ones_chat() -> None:
+    assert expand("KH năm nay") == "kế hoạch năm nay"
+    assert expand("kh biết") == "không biết"
+    assert expand("Ko biết") == "Không biết"
+
+
+def test_only_whole_tokens_change() -> None:
+    assert expand("giá 5k một vé, hát karaoke") == "giá 5k một vé, hát karaoke"
+    assert expand("v là chữ cái") == "v là chữ cái"  # "v" means "vậy" only at the end of a sentence
+
+
+def test_letters_repeated_for_emphasis_are_squeezed() -> None:
+    assert squeeze_repeats("nhiềuuu") == "nhiều"
+    assert squeeze_repeats("quáaaa") == "quá"
+    assert squeeze_repeats("xoong") == "xoong"  # a real double letter stays
+
+
+def test_telex_leftovers_become_syllables_and_real_words_stay() -> None:
+    assert untelex("laf") == "là"
+    assert untelex("nhieeuf") == "nhiều"
+    assert untelex("dduwowngf") == "đường"
+    assert untelex("bus") is None
+    assert untelex("nha") is None  # already a syllable
+
+
+def test_missing_spaces_around_punctuation_are_restored() -> None:
+    assert fix_spacing("xanh,sạch.Cho hỏi?") == "xanh, sạch. Cho hỏi?"
+    assert fix_spacing("1.000 tỷ (dự kiến )") == "1.000 tỷ (dự kiến)"
+    assert expand("TP.HCM co metro") == "Thành phố Hồ Chí Minh co metro"
+
+
+def test_english_is_told_from_vietnamese_with_or_without_marks() -> None:
+    assert detect_language("What is Hanoi doing about air pollution?") == "en"
+    assert detect_language("Is there a plan for green transport") == "en"
+    assert detect_language("ha noi co ke hoach gi ve giao thong") == "vi"
+    assert detect_language("Hà Nội có kế hoạch gì?") == "vi"
+
+
+def test_an_english_message_is_left_as_typed() -> None:
+    chat = prepare("Is Hanoi planning more buses?")
+    assert (chat.language, chat.text) == ("en", "Is Hanoi planning more buses?")
+
+
+def test_the_question_of_a_long_story_is_its_focus() -> None:
+    story = (
+        "Nhà tôi ở gần sông Tô Lịch. Mùa hè nước bốc mùi kinh khủng, con tôi hay bị ho. "
+        "Hàng xóm cũng kêu nhiều lắm. Không biết thành phố có kế hoạch gì để làm sạch sông không?"
+    )
+    assert find_focus(story) == "Không biết thành phố có kế hoạch gì để làm sạch sông không?"
+    assert find_focus("Thành phố có kế hoạch gì?") == "Thành phố có kế hoạch gì?"
+
+
+def test_a_message_typed_without_marks_is_flagged_for_restoration_shorthand_aside() -> None:
+    assert prepare("HN co ke hoach j ve ket xe ko").unaccented
+    assert not prepare("Hà Nội có kế hoạch gì về kẹt xe?").unaccented
+
+
+def test_number_questions_are_recognised_on_marks() -> None:
+    assert asks_number("Hà Nội có bao nhiêu chỉ tiêu?")
+    assert asks_number("Mấy năm nữa thì xong?")
+    assert not asks_number("Nhà máy có phải di dời không?")
+
+
+def test_table_parses_comments_case_and_phrases() -> None:
+    table = parse_table("# chú thích\nko | K = không  # ghi chú\nHN = Hà Nội\nbao h = bao giờ\n")
+    assert table.folded == {"ko": "không"}
+    assert table.exact == {"K": "không", "HN": "Hà Nội"}
+    assert table.phrases == {("bao", "h"): "bao giờ"}

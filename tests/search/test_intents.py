@@ -1,0 +1,60 @@
+"""Small talk and questions about the bot are told from questions about the documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.search.chat import prepare
+from bot.search.intents import detect_intent
+
+
+def intent(text: str) -> str | None:
+    """The intent of a message as the retriever sees it."""
+    return detect_intent(prepare(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Chào bạn!", "greeting"),
+        ("hello", "greeting"),
+        ("cam on ban nhieu nhe", "thanks"),
+        ("Cảm ơn ad", "thanks"),
+        ("Bạn là ai vậy?", "about_bot"),
+        ("who are you?", "about_bot"),
+        ("bot ngu thế", "insult"),
+        ("kể chuyện cười đi", "joke"),
+        ("Bạn khỏe không?", "smalltalk"),
+        ("tạm biệt nhé", "goodbye"),
+    ],
+)
+def test_small_talk_is_recognised(text: str, expected: str) -> None:
+    assert intent(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Làm sao để góp ý?", "help_feedback"),
+        ("lam sao de gop y", "help_feedback"),
+        ("Bỏ phiếu ở đâu?", "help_poll"),
+        ("Muốn xóa dữ liệu của tôi thì làm thế nào", "help_erase"),
+        ("Góp ý của tôi xử lý đến đâu rồi?", "help_follow"),
+        ("Bot này dùng như thế nào?", "help"),
+    ],
+)
+def test_questions_about_the_bots_commands_get_their_help(text: str, expected: str) -> None:
+    assert intent(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Xin chào, cho mình hỏi kế hoạch giảm ô nhiễm không khí của Hà Nội",
+        "Hà Nội có kế hoạch gì về giao thông công cộng?",
+        "Người dân được góp ý vào quy hoạch chung của Thủ đô như thế nào?",
+        "Tôi đi ngủ đây",  # "ngủ" is not the insult "ngu"
+    ],
+)
+def test_questions_about_the_documents_are_not_small_talk(text: str) -> None:
+    assert intent(text) is None
