@@ -78,6 +78,15 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="seconds between sends of queued notifications (e.g. CLI status changes)"
     )
 
+    # --- voice messages (optional extra `voice`) ------------------------------------------
+    voice_enabled: bool = Field(default=True, description="transcribe voice messages when viet-asr is installed")
+    voice_max_seconds: float = Field(default=60.0, gt=0, le=600, description="longest voice message transcribed")
+    voice_workers: int = Field(default=1, ge=1, le=8, description="transcriptions at once (one core each)")
+    voice_queue: int = Field(default=8, ge=0, description="voice messages waiting for a worker before 'busy'")
+    voice_per_resident: int = Field(default=10, ge=1, description="voice messages one resident may send per window")
+    voice_window: float = Field(default=600.0, gt=0, description="per-resident voice window in seconds")
+    voice_preset: str = Field(default="transcribe", description="viet-asr pipeline preset")
+
     @field_validator("admin_ids", "officer_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
