@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from bot.telegram import admin, common, feedback, officer, outbox, polls, privacy, qa, track
+from bot.telegram import admin, common, feedback, officer, outbox, polls, privacy, qa, track, voice
 from bot.telegram.deps import DEPS_KEY, BotDeps, FloodGate, RoleFilters, Searcher, deps
 
 if TYPE_CHECKING:
@@ -132,6 +132,7 @@ def build_application(
         pseudonymize=load_pseudonymizer(settings),
         flood=FloodGate(settings.telegram_flood_limit, settings.telegram_flood_window),
     )
+    voice.install(application, settings)
     _add_handlers(application, roles)
     return application
 
@@ -153,6 +154,7 @@ def _add_handlers(application: Application, roles: RoleFilters) -> None:
     application.add_handlers(track.handlers())
     application.add_handlers(privacy.handlers())
     application.add_handlers(qa.handlers(question))
+    application.add_handlers(voice.handlers(application))  # before the fallback that says "please type"
     application.add_handlers(common.fallback_handlers())
     application.add_error_handler(common.on_error)
 
@@ -179,7 +181,8 @@ async def _post_shutdown(
     engine: Engine | None,
     manage_search: bool,
 ) -> None:
-    """Close the search service and the database engine."""
+    """Close the search service, the voice workers and the database engine."""
+    voice.close(application)
     if manage_search:
         await application.bot_data[DEPS_KEY].search.close()
     if engine is not None:

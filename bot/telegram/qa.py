@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TYPING_AFTER_SECONDS = 1.0  # most answers take ~40 ms: a "typing…" action would only cost rate-limit budget
+# Ratings and unanswered questions asked by voice are recorded as "[giọng nói] <transcript>", so admins
+# see in /chuatraloi that a 👎 or a miss may come from a wrong transcript rather than a wrong answer.
+VOICE_PREFIX = "[giọng nói]"
 
 
 class MentionsBot(filters.MessageFilter):
@@ -53,13 +56,22 @@ def _helpful_keyboard() -> InlineKeyboardMarkup:
 
 
 async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Validate the question, search the documents, reply with the quoted passage or an honest no."""
+    """A typed question: answer it in reply to the resident's message."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    await answer_text(context, message, _strip_mention(message.text, context.bot.username))
+
+
+async def answer_text(
+    context: ContextTypes.DEFAULT_TYPE, message: Message, text: str, *, spoken: bool = False
+) -> None:
+    """Validate the question, search the documents, reply to `message` with the quoted passage or an honest no.
+
+    Typed and spoken questions share this; a spoken one is logged under VOICE_PREFIX (see `rated_question`).
+    """
     from bot.search.errors import SearchError
     from bot.text import validate_question
 
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    text = _strip_mention(message.text, context.bot.username)
     try:
         question = validate_question(text)
         answer = await _ask_showing_typing(message, deps(context).search.ask(question))
@@ -68,7 +80,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         return
     if answer.abstained or not answer.passages:
         await message.reply_text(fmt.NOT_COVERED, parse_mode=ParseMode.HTML)
-        await _log_unanswered(context, question)
+        await _log_unanswered(context, f"{VOICE_PREFIX} {question}" if spoken else question)
         return
     best = answer.passages[0]
     reply = fmt.answer_message(best.text, answer.highlight, best.title, best.source)
@@ -114,9 +126,18 @@ async def rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message = query.message
     question = message.reply_to_message if isinstance(message, Message) else None
     if question is not None and question.text:
-        await _record_rating(context, _strip_mention(question.text, context.bot.username), helpful, query.id)
+        await _record_rating(context, rated_question(question, context.bot.id, context.bot.username), helpful, query.id)
     await query.answer(fmt.HELPFUL_THANKS)
     await query.edit_message_reply_markup(reply_markup=None)
+
+
+def rated_question(question: Message, bot_id: int, username: str) -> str:
+    """The question an answer replied to: a typed text, or the transcript the bot showed for a voice message."""
+    sender = question.from_user
+    text = question.text or ""
+    if sender is not None and sender.id == bot_id and text.startswith(fmt.VOICE_ASKED):
+        return f"{VOICE_PREFIX} {text.removeprefix(fmt.VOICE_ASKED).strip()}"
+    return _strip_mention(text, username)
 
 
 async def _record_rating(context: ContextTypes.DEFAULT_TYPE, question: str, helpful: bool, query_id: str) -> None:

@@ -64,5 +64,9 @@ class VietAsrModel:
 
     def transcribe(self, samples: np.ndarray) -> str:
         """The words viet-asr hears in the samples."""
-        result = self.load().transcribe(samples, float(SAMPLE_RATE))
+        pipeline = self.load()
+        try:
+            result = pipeline.transcribe(samples, float(SAMPLE_RATE))
+        except RuntimeError as exc:  # vietasr's PipelineError: the native decoder gave up on this audio
+            raise VoiceError(Problem.UNCLEAR, f"viet-asr: {exc}") from exc
         return str(result.text).strip()

@@ -114,7 +114,7 @@ class VoiceService:
             raise VoiceError(Problem.SILENT, f"{clip.loudness_dbfs():.0f} dBFS")
         raw = self.model.transcribe(clip.samples)
         if not meaningful(raw.split()):
-            raise VoiceError(Problem.UNCLEAR, repr(raw))
+            raise VoiceError(Problem.UNCLEAR, f"{len(raw.split())} words, only hesitations")  # no text in logs
         return Transcript(spoken_numbers_to_digits(raw), raw, clip.seconds)
 
     def close(self) -> None:
