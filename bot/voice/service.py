@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +20,7 @@ from bot.voice.numbers import spoken_numbers_to_digits
 if TYPE_CHECKING:
     from bot.config import Settings
 
+WORKER_NICE = 10  # transcription threads yield the CPU to typed questions (Linux: niceness is per thread)
 # Hesitations and backchannels: a transcript made only of these carries no question.
 FILLERS = frozenset({"à", "a", "ờ", "ơ", "ừ", "ư", "ừm", "ờm", "ạ", "hả", "hử", "ơi", "alo", "ê", "ô", "ồ", "ậy"})
 
@@ -51,6 +55,12 @@ class ResidentBudget:
         return True
 
 
+def lower_priority() -> None:
+    """Run this worker thread at a lower CPU priority than the event loop (a no-op where unsupported)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+
+
 def meaningful(words: list[str]) -> bool:
     """True when the transcript has at least one word that is not a hesitation."""
     return any(word.lower() not in FILLERS for word in words)
@@ -73,7 +83,7 @@ class VoiceService:
         self.max_seconds = max_seconds
         self.capacity = workers + queue
         self.budget = ResidentBudget(per_resident, window)
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="voice")
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="voice", initializer=lower_priority)
         self._pending = 0
 
     @classmethod
