@@ -46,6 +46,28 @@ class Clip:
         return self.loudness_dbfs() < SILENCE_DBFS
 
 
+def pieces(clip: Clip, *, longest: float = 20.0) -> list[np.ndarray]:
+    """The samples cut into pieces of at most `longest` seconds, each cut at the quietest 30 ms of its last third.
+
+    viet-asr keeps only the last segments of a long buffer (a 60 s message came back as its last ~25 s),
+    so long messages are transcribed piece by piece, cut in pauses rather than inside words.
+    """
+    import numpy as np
+
+    size, frame = int(longest * SAMPLE_RATE), int(FRAME_SECONDS * SAMPLE_RATE)
+    out: list[np.ndarray] = []
+    start, total = 0, len(clip.samples)
+    while total - start > size:
+        lo, hi = start + 2 * size // 3, start + size
+        window = clip.samples[lo:hi].astype(np.float32)
+        energy = np.convolve(window**2, np.ones(frame, dtype=np.float32), mode="valid")
+        cut = lo + int(np.argmin(energy)) + frame // 2
+        out.append(clip.samples[start:cut])
+        start = cut
+    out.append(clip.samples[start:])
+    return out
+
+
 def decode(data: bytes, *, max_seconds: float) -> Clip:
     """Decode and resample; VoiceError(TOO_LONG) before decoding a long file, UNREADABLE if not audio."""
     import soundfile

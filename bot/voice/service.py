@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.voice.audio import decode
+from bot.voice.audio import decode, pieces
 from bot.voice.errors import Problem, VoiceError
 from bot.voice.model import SpeechModel, VietAsrModel
 from bot.voice.numbers import spoken_numbers_to_digits
@@ -122,7 +122,7 @@ class VoiceService:
             raise VoiceError(Problem.TOO_LONG, f"{clip.seconds:.1f} s")
         if clip.is_silent():
             raise VoiceError(Problem.SILENT, f"{clip.loudness_dbfs():.0f} dBFS")
-        raw = self.model.transcribe(clip.samples)
+        raw = " ".join(" ".join(self.model.transcribe(piece).split()) for piece in pieces(clip)).strip()
         if not meaningful(raw.split()):
             raise VoiceError(Problem.UNCLEAR, f"{len(raw.split())} words, only hesitations")  # no text in logs
         return Transcript(spoken_numbers_to_digits(raw), raw, clip.seconds)

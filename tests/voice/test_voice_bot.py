@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from telegram import Update
 
@@ -76,6 +77,14 @@ async def test_video_note_is_heard_too(bot: Bot) -> None:
     heard = await bot_reply(fake, user)
     assert visible(heard).startswith(fmt.VOICE_ASKED) and "thành phố" in visible(heard)
     await bot_reply(fake, user)  # the answer (AAC re-encoding blurs espeak's voice: not always the right one)
+
+
+async def test_a_long_message_is_heard_to_the_end(bot: Bot) -> None:
+    fake, user = bot.fake, new_user()
+    speech = np.concatenate([long_speech(QUESTION, 25), long_speech(SMART_CITY, 25)])
+    fake.send_voice(user, duration=50, data=opus(speech))
+    heard = visible(await bot_reply(fake, user, 4 * SLOW))
+    assert "nhìn" in heard and "thành phố" in heard  # «tầm nhìn» from the first 25 s, the city from the last
 
 
 async def test_silence_gets_a_speak_closer_message(bot: Bot) -> None:

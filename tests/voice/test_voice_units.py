@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from bot.voice.audio import decode
+from bot.voice.audio import decode, pieces
 from bot.voice.errors import Problem, VoiceError
 from bot.voice.numbers import spoken_numbers_to_digits
 from bot.voice.service import ResidentBudget, VoiceService
@@ -129,3 +129,12 @@ async def test_hesitations_only_are_unclear() -> None:
         assert caught.value.problem is Problem.UNCLEAR
     finally:
         service.close()
+
+
+def test_long_audio_is_cut_in_pauses_into_pieces_of_at_most_20_s() -> None:
+    clip = decode(opus(long_speech(QUESTION, 50)), max_seconds=60)
+    parts = pieces(clip)
+    assert sum(len(part) for part in parts) == len(clip.samples)
+    assert all(len(part) <= 20 * 16_000 for part in parts) and len(parts) >= 3
+    for part in parts[1:]:  # each cut falls in a pause: the piece starts quieter than speech
+        assert np.sqrt(np.mean(part[:160].astype(np.float32) ** 2)) < 0.05 * 32768
