@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     )
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     officer_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    policy_version: str = "2026-01"
+    policy_version: str = "2026-12"
 
     # --- telegram ------------------------------------------------------------------------
     telegram_bot_token: SecretStr | None = None
@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     conversation_timeout_minutes: float = Field(
         default=15.0, gt=0, description="a /gopy or /taokhaosat left this long without an answer ends"
     )
+
+    # --- voice messages (optional extra `voice`) ------------------------------------------
+    voice_enabled: bool = Field(default=True, description="transcribe voice messages when viet-asr is installed")
+    voice_max_seconds: float = Field(default=60.0, gt=0, le=600, description="longest voice message transcribed")
+    voice_workers: int = Field(default=1, ge=1, le=8, description="transcriptions at once (one core each)")
+    voice_queue: int = Field(default=8, ge=0, description="voice messages waiting for a worker before 'busy'")
+    voice_per_resident: int = Field(default=10, ge=1, description="voice messages one resident may send per window")
+    voice_window: float = Field(default=600.0, gt=0, description="per-resident voice window in seconds")
+    voice_preset: str = Field(default="transcribe", description="viet-asr pipeline preset")
 
     @field_validator("admin_ids", "officer_ids", mode="before")
     @classmethod

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine.
 #   bash deploy/dev.sh run    install into .venv, build the index if missing, start the bot
-#   bash deploy/dev.sh test   install into .venv (with dev tools), then ruff, mypy and pytest
+#   bash deploy/dev.sh test   install into .venv (with dev tools and voice), then ruff, mypy and pytest
 # Anything after the verb is passed on (to `citizenbot run`, or to pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ install() {
         if [ "$extras" = dev ]; then
             # CPU build of torch first, so sentence-transformers does not pull a CUDA one.
             "$VENV/bin/python" -m pip install -q "torch==2.13.0"
-            "$VENV/bin/python" -m pip install -q -e ".[dev]"
+            "$VENV/bin/python" -m pip install -q -e ".[dev,voice]"
         else
             "$VENV/bin/python" -m pip install -q -e .
         fi

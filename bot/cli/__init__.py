@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import civic, export, faq, run, search
+from bot.cli import civic, export, faq, run, search, voice
 
 app = typer.Typer(
     name="citizenbot",
@@ -31,6 +31,7 @@ civic.register(app)
 export.register(app)
 faq.register(app)
 run.register(app)
+voice.register(app)
 
 
 def main() -> None:

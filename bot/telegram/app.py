@@ -32,6 +32,7 @@ from bot.telegram import (
     qa,
     staff,
     track,
+    voice,
 )
 from bot.telegram.deps import DEPS_KEY, BotDeps, FloodGate, RoleFilters, Searcher, deps
 from bot.telegram.persistence import DatabasePersistence, expire_flows, refresh_flows_handler
@@ -126,6 +127,7 @@ def build_application(
         flood=FloodGate(settings.telegram_flood_limit, settings.telegram_flood_window),
         addresses=addresses,
     )
+    voice.install(application, settings)
     _add_handlers(application, settings)
     return application
 
@@ -165,6 +167,7 @@ def _add_handlers(application: Application, settings: Settings) -> None:
     application.add_handlers(track.handlers())
     application.add_handlers(privacy.handlers())
     application.add_handlers(qa.handlers(question))
+    application.add_handlers(voice.handlers(application))  # before the fallback that says "please type"
     application.add_handlers(common.fallback_handlers())
     application.add_error_handler(common.on_error)
 
@@ -188,7 +191,8 @@ async def _post_init(application: Application, *, manage_search: bool) -> None:
 
 
 async def _post_shutdown(application: Application, *, engine: Engine, manage_search: bool) -> None:
-    """Close the search service and the database engine."""
+    """Close the search service, the voice workers and the database engine."""
+    voice.close(application)
     if manage_search:
         await application.bot_data[DEPS_KEY].search.close()
     engine.dispose()

@@ -227,6 +227,19 @@ async def content_received(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     return CONFIRM
 
 
+async def voice_received(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
+    """A voice message as the content: its transcript becomes (or replaces) the text; the audio is not kept."""
+    from bot.telegram.voice import hear
+
+    draft = _draft(context)
+    text = await hear(update, context)
+    if text is None:
+        return CONFIRM if any(draft.get(k) for k in ("text", "photo", "location")) else CONTENT
+    draft["text"] = text
+    await reply(update, fmt.VOICE_FEEDBACK_HEARD.format(text=fmt.esc(text)))
+    return await content_received(update, context)
+
+
 def _summary(draft: dict[str, Any]) -> str:
     """The draft as the resident will send it (every typed text escaped)."""
     labels = dict(_categories())
@@ -340,12 +353,14 @@ def conversation() -> ConversationHandler:
                 ],
                 CONTENT: [
                     MessageHandler(content, content_received),
+                    MessageHandler(private & filters.VOICE, voice_received),
                     MessageHandler(other, _nudge(WRONG_CONTENT)),
                 ],
                 CONFIRM: [
                     CallbackQueryHandler(send, pattern=r"^gs:send$"),
                     CallbackQueryHandler(cancel, pattern=r"^gs:cancel$"),
                     MessageHandler(content, content_received),
+                    MessageHandler(private & filters.VOICE, voice_received),
                     MessageHandler(other, _nudge(PRESS_SEND)),
                 ],
             },

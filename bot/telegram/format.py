@@ -25,8 +25,9 @@ PRIVACY_NOTICE = (
     "Câu hỏi bạn gõ không được lưu kèm danh tính của bạn, trừ câu hỏi mình chưa trả lời được khi bạn "
     "đồng ý nhận thông báo: mình giữ liên kết đó chỉ để gửi bạn câu trả lời của cán bộ khi có. "
     "Khi bạn gửi góp ý hoặc bỏ phiếu, "
-    "mình lưu nội dung đó với một mã bí danh (không lưu tên, số điện thoại), và mã trò chuyện "
-    "chỉ để báo cho bạn kết quả xử lý. Bạn có thể rút lại đồng ý và xóa dữ liệu bất cứ lúc nào bằng /xoadulieu.\n"
+    "mình lưu nội dung đó với một mã bí danh (không lưu tên, số điện thoại). Nếu bạn đồng ý nhận thông báo, "
+    "mã trò chuyện được mã hóa và lưu riêng, chỉ để báo cho bạn kết quả xử lý, và bị xóa khi bạn rút lại đồng ý. Tin nhắn thoại được chuyển thành chữ ngay trên máy chủ của chương trình; "
+    "bản ghi âm không được lưu. Bạn có thể rút lại đồng ý và xóa dữ liệu bất cứ lúc nào bằng /xoadulieu.\n"
     "Bạn có đồng ý để mình lưu góp ý, phiếu khảo sát và gửi thông báo cho bạn không?"
 )
 HELP_RESIDENT = (
@@ -100,6 +101,29 @@ COMMAND_HELP = {
     "help_erase": "Để rút lại đồng ý và xóa dữ liệu của bạn (góp ý, phiếu khảo sát): gõ /xoadulieu.",
     "help_follow": "Để xem tình trạng các góp ý bạn đã gửi: gõ /theodoi.",
 }
+VOICE_ASKED = "🎙 Bạn hỏi: "  # first line of the reply to a voice question (also how its rating finds it)
+VOICE_TOO_LONG = (
+    "Tin nhắn thoại dài quá (tối đa {seconds} giây). Bạn hãy nói ngắn gọn hơn, hoặc gõ câu hỏi bằng chữ nhé."
+)
+VOICE_SILENT = (
+    "Mình không nghe thấy tiếng nói nào trong tin nhắn thoại. "
+    "Bạn hãy nói to và gần điện thoại hơn, hoặc gõ câu hỏi bằng chữ nhé."
+)
+VOICE_UNCLEAR = (
+    "Xin lỗi, mình chưa nghe rõ. Bạn hãy nói chậm, gần điện thoại hơn ở nơi yên tĩnh, "
+    "hoặc gõ câu hỏi bằng chữ nhé."
+)
+VOICE_UNREADABLE = "Mình không mở được tệp âm thanh này. Bạn hãy gửi tin nhắn thoại, hoặc gõ câu hỏi bằng chữ nhé."
+VOICE_BUSY = (
+    "Hiện có nhiều tin nhắn thoại đang chờ nên mình chưa nghe kịp. "
+    "Bạn thử lại sau ít phút, hoặc gõ câu hỏi bằng chữ nhé."
+)
+VOICE_LIMITED = "Bạn đã gửi nhiều tin nhắn thoại liên tiếp. Bạn đợi vài phút rồi gửi tiếp, hoặc gõ bằng chữ nhé."
+VOICE_LISTENING = "🎙 Mình đang nghe tin nhắn thoại của bạn, bạn đợi một chút nhé…"
+VOICE_FEEDBACK_HEARD = (
+    "🎙 Mình nghe được: «{text}»\n"
+    "Nếu chưa đúng, bạn hãy ghi âm lại hoặc gõ chữ: nội dung mới sẽ thay thế. Bản ghi âm không được lưu."
+)
 HELPFUL_YES = "👍 Hữu ích"
 HELPFUL_NO = "👎 Chưa đúng"
 HELPFUL_THANKS = "Cảm ơn bạn đã đánh giá!"

@@ -12,7 +12,8 @@ from bot.telegram.deps import call, pseudonym
 COMMANDS = ["xoadulieu"]
 CONFIRM = (
     "Bạn có chắc muốn xóa dữ liệu của mình không? Mình sẽ rút lại mọi đồng ý, xóa nội dung, ảnh và vị trí "
-    "trong các góp ý của bạn, và không còn gửi thông báo cho bạn. Phiếu khảo sát được giữ ẩn danh để kết quả "
+    "trong các góp ý của bạn (kể cả nội dung chuyển từ tin nhắn thoại; bản ghi âm thì không bao giờ được lưu), "
+    "và không còn gửi thông báo cho bạn. Phiếu khảo sát được giữ ẩn danh để kết quả "
     "không bị sai. Việc này không thể hoàn tác."
 )
 YES = "Xóa dữ liệu của tôi"

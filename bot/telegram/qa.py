@@ -13,13 +13,16 @@ from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, fil
 
 from bot.telegram import format as fmt
 from bot.telegram import knowledge
-from bot.telegram.deps import call, deps, pseudonym
+from bot.telegram.deps import call, deps
 
 if TYPE_CHECKING:
     from bot.search.models import Answer
 
 log = logging.getLogger(__name__)
 TYPING_AFTER_SECONDS = 1.0  # most answers take ~40 ms: a "typing…" action would only cost rate-limit budget
+# Ratings and unanswered questions asked by voice are recorded as "[giọng nói] <transcript>", so admins
+# see in /chuatraloi that a 👎 or a miss may come from a wrong transcript rather than a wrong answer.
+VOICE_PREFIX = "[giọng nói]"
 
 
 class MentionsBot(filters.MessageFilter):
@@ -54,13 +57,22 @@ def _helpful_keyboard() -> InlineKeyboardMarkup:
 
 
 async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Validate the question, search the documents, reply with the quoted passage or an honest no."""
+    """A typed question: answer it in reply to the resident's message."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    await answer_text(context, message, _strip_mention(message.text, context.bot.username))
+
+
+async def answer_text(
+    context: ContextTypes.DEFAULT_TYPE, message: Message, text: str, *, spoken: bool = False
+) -> None:
+    """Validate the question, search the documents, reply to `message` with the quoted passage or an honest no.
+
+    Typed and spoken questions share this; a spoken one is logged under VOICE_PREFIX (see `rated_question`).
+    """
     from bot.search.errors import SearchError
     from bot.text import validate_question
 
-    message = update.effective_message
-    assert message is not None and message.text is not None
-    text = _strip_mention(message.text, context.bot.username)
     try:
         question = validate_question(text)
         staff = await deps(context).search.match_faq(question)
@@ -78,7 +90,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     note = fmt.ENGLISH_NOTE + "\n" if answer.language == "en" else ""
     if answer.abstained or not answer.passages:
         await message.reply_text(note + fmt.NOT_COVERED, parse_mode=ParseMode.HTML)
-        await _log_unanswered(update, context, question)
+        await _log_unanswered(context, message, f"{VOICE_PREFIX} {question}" if spoken else question)
         return
     best = answer.passages[0]
     await _reply_rated(message, note + fmt.answer_message(best.text, answer.highlight, best.title, best.source))
@@ -111,14 +123,16 @@ async def _ask_showing_typing(message: Message, asking: Awaitable[Answer]) -> An
     return await task
 
 
-async def _log_unanswered(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
-    """Record an abstained question (linked to the resident only if they consented to notifications);
-    a database outage only logs a warning."""
+async def _log_unanswered(context: ContextTypes.DEFAULT_TYPE, message: Message, question: str) -> None:
+    """Record an abstained question (linked to the resident only if they asked in their private chat and
+    consented to notifications); a database outage only logs a warning."""
     from bot.services import questions
     from bot.services.errors import ServiceError
 
+    # In a private chat the chat is the resident (a spoken question's `message` is the bot's transcript line).
+    asker = deps(context).pseudonymize(message.chat.id) if message.chat.type == "private" else None
     try:
-        await call(context, questions.record_unanswered, text=question, pseudonym=pseudonym(update, context))
+        await call(context, questions.record_unanswered, text=question, pseudonym=asker)
     except ServiceError as exc:
         log.warning("unanswered question not recorded: %s", exc.message)
 
@@ -134,9 +148,18 @@ async def rate_answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message = query.message
     question = message.reply_to_message if isinstance(message, Message) else None
     if question is not None and question.text:
-        await _record_rating(context, _strip_mention(question.text, context.bot.username), helpful, query.id)
+        await _record_rating(context, rated_question(question, context.bot.id, context.bot.username), helpful, query.id)
     await query.answer(fmt.HELPFUL_THANKS)
     await query.edit_message_reply_markup(reply_markup=None)
+
+
+def rated_question(question: Message, bot_id: int, username: str) -> str:
+    """The question an answer replied to: a typed text, or the transcript the bot showed for a voice message."""
+    sender = question.from_user
+    text = question.text or ""
+    if sender is not None and sender.id == bot_id and text.startswith(fmt.VOICE_ASKED):
+        return f"{VOICE_PREFIX} {text.removeprefix(fmt.VOICE_ASKED).strip()}"
+    return _strip_mention(text, username)
 
 
 async def _record_rating(context: ContextTypes.DEFAULT_TYPE, question: str, helpful: bool, query_id: str) -> None:

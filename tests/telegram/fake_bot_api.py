@@ -1103,6 +1103,20 @@ class FakeBotApi:
             {"message": self._user_message(user_id, chat_id, "private", None, voice=voice)}
         )
 
+    def send_video_note(self, user_id: int, data: bytes, duration: int = 3, *, chat_id: int | None = None) -> int:
+        """A user sends a round video message (MP4; the bot may download its bytes)."""
+        file_id = self.register_file(data, kind="video_notes", name="v.mp4")
+        note = {
+            "file_id": file_id,
+            "file_unique_id": f"vn{file_id[-10:]}",
+            "length": 240,
+            "duration": duration,
+            "file_size": len(data),
+        }
+        return self.queue_update(
+            {"message": self._user_message(user_id, chat_id, "private", None, video_note=note)}
+        )
+
     def edit_message(self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None) -> int:
         """A user edits one of their earlier text messages (an `edited_message` update)."""
         key = (chat_id if chat_id is not None else user_id, message_id)
