@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import civic, export, run, search
+from bot.cli import civic, export, run, scale, search
 
 app = typer.Typer(
     name="citizenbot",
@@ -30,6 +30,7 @@ search.register(app)
 civic.register(app)
 export.register(app)
 run.register(app)
+scale.register(app)
 
 
 def main() -> None:
