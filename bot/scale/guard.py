@@ -41,9 +41,18 @@ def fingerprint(pseudonymize: Callable[[int], str]) -> str:
 
 def check_fingerprint(engine: Engine, pseudonymize: Callable[[int], str]) -> None:
     """Record the secret's fingerprint on first start; refuse a replica whose secret differs."""
+    import sqlalchemy as sa
+
+    from bot.db.engine import is_unavailable
     from bot.scale.store import put_setting
+    from bot.services.errors import DatabaseUnavailableError
 
     mine = fingerprint(pseudonymize)
-    stored = put_setting(engine, FINGERPRINT_KEY, mine, only_if_absent=True)
+    try:
+        stored = put_setting(engine, FINGERPRINT_KEY, mine, only_if_absent=True)
+    except sa.exc.SQLAlchemyError as exc:
+        if is_unavailable(exc):
+            raise DatabaseUnavailableError() from exc
+        raise
     if stored != mine:
         raise ReplicaRefusedError(SECRET_MISMATCH.format(mine=mine, stored=stored))
