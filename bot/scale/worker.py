@@ -22,6 +22,7 @@ HEARTBEAT = 5.0  # seconds between procrastinate worker heartbeats
 STALLED_AFTER = 20.0  # a worker silent this long is dead: its running jobs are retried elsewhere
 REPLICA_BEAT = 10.0  # seconds between this process's row in `replica` (status, index generation)
 DRAIN_TIMEOUT = 60.0  # on SIGTERM, seconds to let running updates finish
+WARM_UP = "Hà Nội phát triển đô thị thế nào?"
 FAILED_KEPT_HOURS = 24  # failed jobs stay this long for `citizenbot status`, then are deleted
 
 
@@ -85,8 +86,11 @@ def register_tasks(queue: Any, runtime: WorkerRuntime) -> None:
     @queue.periodic(cron="17 * * * *", periodic_id="prune")
     @queue.task(name="citizenbot.prune", queue=BACKGROUND_QUEUE, lock="prune", queueing_lock="prune")
     async def prune(timestamp: int) -> None:
-        """Forget update ids older than a day and failed jobs older than FAILED_KEPT_HOURS."""
+        """Forget update ids older than a day, ended flood windows, failed jobs older than FAILED_KEPT_HOURS."""
+        from bot.scale.limits import prune_flood
+
         await asyncio.to_thread(store.prune_seen, runtime.engine)
+        await asyncio.to_thread(prune_flood, runtime.engine, runtime.settings.telegram_flood_window)
         await queue.job_manager.delete_old_jobs(nb_hours=FAILED_KEPT_HOURS, include_failed=True)
 
 
@@ -106,6 +110,16 @@ async def _beat_forever(runtime: WorkerRuntime) -> None:
         await asyncio.sleep(REPLICA_BEAT)
 
 
+async def _warm_up(search: Any) -> None:
+    """Ask once before taking jobs: the lazy models load here, not in concurrent first questions."""
+    from bot.search.errors import SearchError
+
+    try:
+        await search.ask(WARM_UP)
+    except SearchError as exc:
+        log.warning("search not warmed up: %s", exc.message)
+
+
 async def _count_error(update: object, context: Any) -> None:
     """Error handler beside the bot's own: count errors for Prometheus."""
     metrics.ERRORS.labels("update").inc()
@@ -114,12 +128,21 @@ async def _count_error(update: object, context: Any) -> None:
 async def serve(settings: Settings, engine: Engine, *, concurrency: int, listen: str, health_port: int) -> None:
     """Run a worker until SIGTERM: finish running updates, take no new ones, then shut down."""
     from bot.scale.health import serve as serve_http
+    from bot.scale.limits import SharedFloodGate, SharedRateLimiter
     from bot.scale.metrics import MeteredSearch
     from bot.scale.queue import make_queue
     from bot.search.service import SearchService
     from bot.telegram.app import build_application
+    from bot.telegram.deps import DEPS_KEY
 
-    application = build_application(settings, search=MeteredSearch(SearchService(settings)), engine=engine)
+    application = build_application(
+        settings, search=MeteredSearch(SearchService(settings)), engine=engine,
+        rate_limiter=SharedRateLimiter(engine, settings.telegram_max_rate),
+    )
+    bot_deps = application.bot_data[DEPS_KEY]
+    bot_deps.flood = SharedFloodGate(
+        settings.telegram_flood_limit, settings.telegram_flood_window, engine=engine, pseudonymize=bot_deps.pseudonymize
+    )
     application.add_error_handler(_count_error)
     runtime = WorkerRuntime(settings, engine, application)
     queue = make_queue(settings, pool_size=concurrency + 4)
@@ -130,6 +153,7 @@ async def serve(settings: Settings, engine: Engine, *, concurrency: int, listen:
     try:
         if application.post_init is not None:
             await application.post_init(application)
+        await _warm_up(bot_deps.search)
         runtime.ready = True
         if health_port:
             server = serve_http(listen, health_port, lambda: runtime.ready)
