@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from telegram.ext import Application
 
+    from bot.scale.index_sync import FleetSearch
+
 log = logging.getLogger(__name__)
 HEARTBEAT = 5.0  # seconds between procrastinate worker heartbeats
 STALLED_AFTER = 20.0  # a worker silent this long is dead: its running jobs are retried elsewhere
@@ -29,8 +31,9 @@ FAILED_KEPT_HOURS = 24  # failed jobs stay this long for `citizenbot status`, th
 class WorkerRuntime:
     """What the queue's tasks run against: one initialized PTB Application (no Updater) and the engine."""
 
-    def __init__(self, settings: Settings, engine: Engine, application: Application) -> None:
+    def __init__(self, settings: Settings, engine: Engine, application: Application, search: FleetSearch) -> None:
         self.settings = settings
+        self.search = search
         self.engine = engine
         self.application = application
         self.name = f"{socket.gethostname()}:{os.getpid()}"
@@ -56,8 +59,8 @@ class WorkerRuntime:
         await drain_outbox(CallbackContext(self.application))
 
     def index_generation(self) -> int:
-        """The index generation this worker answers from (0: the one it started with)."""
-        return 0
+        """The index generation this worker answers from."""
+        return self.search.generation
 
 
 def register_tasks(queue: Any, runtime: WorkerRuntime) -> None:
@@ -95,10 +98,14 @@ def register_tasks(queue: Any, runtime: WorkerRuntime) -> None:
 
 
 async def _beat_forever(runtime: WorkerRuntime) -> None:
-    """Keep this worker's `replica` row fresh, and the queue gauges with it."""
+    """Follow the fleet's index generation; keep this worker's `replica` row and the queue gauges fresh."""
     from bot.scale.status import queue_depth
 
     while True:
+        try:
+            await runtime.search.follow()
+        except Exception as exc:  # keep answering from the index already loaded
+            log.warning("newer index not loaded: %s", exc)
         try:
             await asyncio.to_thread(store.beat, runtime.engine, runtime.name, "worker", runtime.index_generation())
             depth, oldest = await asyncio.to_thread(queue_depth, runtime.engine)
@@ -128,6 +135,7 @@ async def _count_error(update: object, context: Any) -> None:
 async def serve(settings: Settings, engine: Engine, *, concurrency: int, listen: str, health_port: int) -> None:
     """Run a worker until SIGTERM: finish running updates, take no new ones, then shut down."""
     from bot.scale.health import serve as serve_http
+    from bot.scale.index_sync import FleetSearch
     from bot.scale.limits import SharedFloodGate, SharedRateLimiter
     from bot.scale.metrics import MeteredSearch
     from bot.scale.queue import make_queue
@@ -135,8 +143,9 @@ async def serve(settings: Settings, engine: Engine, *, concurrency: int, listen:
     from bot.telegram.app import build_application
     from bot.telegram.deps import DEPS_KEY
 
+    search = FleetSearch(SearchService(settings), engine, index_present=(settings.index_dir / "manifest.json").exists)
     application = build_application(
-        settings, search=MeteredSearch(SearchService(settings)), engine=engine,
+        settings, search=MeteredSearch(search), engine=engine,
         rate_limiter=SharedRateLimiter(engine, settings.telegram_max_rate),
     )
     bot_deps = application.bot_data[DEPS_KEY]
@@ -144,7 +153,7 @@ async def serve(settings: Settings, engine: Engine, *, concurrency: int, listen:
         settings.telegram_flood_limit, settings.telegram_flood_window, engine=engine, pseudonymize=bot_deps.pseudonymize
     )
     application.add_error_handler(_count_error)
-    runtime = WorkerRuntime(settings, engine, application)
+    runtime = WorkerRuntime(settings, engine, application, search)
     queue = make_queue(settings, pool_size=concurrency + 4)
     register_tasks(queue, runtime)
     await application.initialize()

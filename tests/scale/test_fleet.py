@@ -12,13 +12,14 @@ import importlib.util
 import signal
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.db.engine import make_engine, session_scope
-from tests.scale.conftest import Fleet, fleet_env
+from tests.scale.conftest import ADMIN, Fleet, fleet_env
 from tests.telegram.fake_bot_api import Call, FakeBotApi
 from tests.telegram.test_bot import buttons
 from tests.telegram.test_bot_flows import free_port
@@ -148,6 +149,7 @@ async def test_a_fleet_answers_everyone_in_order_and_exactly_once_through_a_kill
         assert len(set(tickets)) == RESIDENTS
         with engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM feedback")).scalar_one() == RESIDENTS
+    await _upload_is_answered_by_every_worker(fake, engine)
     engine.dispose()
     assert not [w for w in fake.warnings if "gave up" in w]
     assert "Traceback" not in fleet.log("ingress")
@@ -160,3 +162,33 @@ async def _ready(fleet: Fleet, names: list[str]) -> None:
         assert time.monotonic() < deadline, {name: fleet.log(name)[-2000:] for name in names}
         assert all(p.poll() is None for p in fleet.processes), {name: fleet.log(name)[-2000:] for name in names}
         await asyncio.sleep(1)
+
+
+async def _upload_is_answered_by_every_worker(fake: FakeBotApi, engine: Any) -> None:
+    """An admin's upload is indexed once; every live worker moves to the new generation and answers from it."""
+    import sqlalchemy as sa
+
+    document = (
+        "Lịch thu gom rác cồng kềnh ở Hà Nội\n\n"
+        "Thành phố Hà Nội tổ chức thu gom rác cồng kềnh miễn phí vào sáng chủ nhật cuối cùng của mỗi tháng "
+        "tại các điểm tập kết do ủy ban phường công bố. Người dân mang tủ, giường, nệm cũ đến điểm tập kết "
+        "từ 6 giờ đến 10 giờ sáng."
+    )
+    fake.send_document(ADMIN, "thu-gom-rac.txt", document.encode(), "text/plain")
+    await expect(fake, ADMIN, lambda c: "chỉ mục" in c.text)
+    live = "SELECT index_generation FROM replica WHERE kind = 'worker' AND last_seen > :t"
+    deadline = time.monotonic() + 60
+    while True:
+        with engine.connect() as connection:
+            since = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=20)
+            generations = connection.execute(sa.text(live), {"t": since}).scalars().all()
+        if len(generations) == 3 and set(generations) == {1}:
+            break
+        assert time.monotonic() < deadline, generations  # every worker follows within 60 s
+        await asyncio.sleep(2)
+    asking = [FIRST_RESIDENT + RESIDENTS + i for i in range(9)]
+    for user in asking:
+        fake.send_text(user, "Khi nào thành phố thu gom rác cồng kềnh miễn phí?")
+    for user in asking:
+        answer = await expect(fake, user, lambda c: has_button("qa:")(c) or "Xin lỗi" in c.text)
+        assert "Lịch thu gom rác cồng kềnh" in answer.text

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.config import Settings
 from bot.db.engine import make_engine, upgrade
 from bot.scale.ingress import Ingress
@@ -69,6 +71,9 @@ async def test_a_replayed_update_is_enqueued_once_without_names(postgres_url: st
     assert all(private not in text for private in ("Lan", "Nguyễn", "lan_hn", '"vi"', "is_premium"))
     assert queued[0].args["payload"]["message"]["from"]["id"] == RESIDENT  # handlers still know who asked
     assert str(RESIDENT) not in queued[0].lock and queued[0].lock.startswith("chat:")
+    result = CliRunner().invoke(app, ["status"], env={"DATABASE_URL": postgres_url, "PSEUDONYM_SECRET": SECRET})
+    assert result.exit_code == 0, result.output
+    assert "queued updates: 1 (" in result.output and "failed jobs: 0" in result.output
 
 
 def _delete_jobs(url: str) -> None:
