@@ -24,7 +24,7 @@ from tests.telegram.fake_bot_api import Call, FakeBotApi
 from tests.telegram.test_bot import buttons
 from tests.telegram.test_bot_flows import free_port
 
-pytestmark = [pytest.mark.postgres, pytest.mark.asyncio]
+pytestmark = [pytest.mark.postgres, pytest.mark.asyncio, pytest.mark.timeout(900)]
 START = 300.0  # a cold worker loads the encoder and the index on a busy machine
 STEP = 150.0  # one reply, allowing for a killed worker's jobs to be picked up (≤ 60 s) on a busy machine
 RESIDENTS = 100
