@@ -102,10 +102,16 @@ async def poll(ingress: Ingress, settings: Settings, engine: Engine, bot: Any, s
     import psycopg
 
     while not stop.is_set():
-        async with await psycopg.AsyncConnection.connect(
-            conninfo(settings), autocommit=True,
-            keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
-        ) as connection:
+        try:
+            connection = await psycopg.AsyncConnection.connect(
+                conninfo(settings), autocommit=True,
+                keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
+            )
+        except psycopg.OperationalError as exc:
+            log.warning("database unreachable, not polling: %s", exc.__class__.__name__)
+            await _sleep_or_stop(stop, LOCK_RETRY)
+            continue
+        async with connection:
             held = (await (await connection.execute("SELECT pg_try_advisory_lock(%s)", (POLL_LOCK,))).fetchone())
             if not held or not held[0]:
                 await _sleep_or_stop(stop, LOCK_RETRY)
