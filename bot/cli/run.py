@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -55,13 +57,20 @@ def run(
         typer.echo("--webhook-url phải là một URL http(s) / must be an http(s) URL.", err=True)
         raise typer.Exit(2)
     _configure_logging()
+    with start_errors(settings):
+        _serve(settings, webhook_url, listen, port)
+
+
+@contextmanager
+def start_errors(settings: Settings) -> Iterator[None]:
+    """Turn what stops a bot process from starting into a clear message and an exit status, never a traceback."""
     from telegram.error import InvalidToken, NetworkError
 
     from bot.search.errors import SearchError
     from bot.services.errors import ServiceError
 
     try:
-        _serve(settings, webhook_url, listen, port)
+        yield
     except ServiceError as exc:  # a schema newer than this code, or another replica's pseudonym secret
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None

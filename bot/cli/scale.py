@@ -131,26 +131,12 @@ def _prepared(settings: Settings, command: str) -> Engine:
 
 def _run(settings: Settings, command: str, main: Callable[[Engine], Coroutine[Any, Any, None]]) -> None:
     """Prepare, then run the process's event loop until it is asked to stop."""
-    from telegram.error import InvalidToken, NetworkError
-
-    from bot.cli.run import BOTFATHER_HINT, _configure_logging
-    from bot.search.errors import SearchError
+    from bot.cli.run import _configure_logging, start_errors
 
     _configure_logging()
     engine = _prepared(settings, command)
     try:
-        asyncio.run(main(engine))
-    except SearchError as exc:  # no index and nothing indexable, or the encoder cannot load here
-        typer.echo(exc.message, err=True)
-        raise typer.Exit(1) from None
-    except InvalidToken:
-        typer.echo("Telegram từ chối TELEGRAM_BOT_TOKEN / the token was rejected. " + BOTFATHER_HINT, err=True)
-        raise typer.Exit(2) from None
-    except NetworkError as exc:
-        typer.echo(
-            f"Không kết nối được tới Telegram Bot API ({settings.telegram_api_base_url}) / cannot reach it: {exc}",
-            err=True,
-        )
-        raise typer.Exit(1) from None
+        with start_errors(settings):
+            asyncio.run(main(engine))
     finally:
         engine.dispose()

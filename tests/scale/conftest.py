@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import POSTGRES_URL, _postgres_reachable
+from tests.conftest import fresh_postgres_schema
 from tests.telegram.fake_bot_api import Call, FakeBotApi
 from tests.telegram.test_bot import REPO, shared_index
 
@@ -27,22 +26,8 @@ ADMIN = 7001
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL to a fresh PostgreSQL schema (skipped when PostgreSQL is unreachable outside CI)."""
-    if not _postgres_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required in CI")
-        pytest.skip("PostgreSQL on 127.0.0.1:5432 is not reachable")
-    import sqlalchemy as sa
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +107,13 @@ def fleet_env(fake: FakeBotApi | None, root: Path, index: Path | None, database_
 def fake() -> Iterator[FakeBotApi]:
     with FakeBotApi() as server:
         yield server
+
+
+@pytest.fixture
+def fleet(fake: FakeBotApi, tmp_path: Path, index: Path, postgres_url: str) -> Iterator[Fleet]:
+    """Bot processes sharing one database, knowledge/ and a copy of the built index; all stopped at the end."""
+    running = Fleet(tmp_path, fleet_env(fake, tmp_path, index, postgres_url))
+    try:
+        yield running
+    finally:
+        running.stop_all()

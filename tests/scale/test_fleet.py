@@ -11,15 +11,14 @@ import asyncio
 import importlib.util
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.db.engine import make_engine, session_scope
-from tests.scale.conftest import ADMIN, Fleet, fleet_env
+from tests.scale.conftest import ADMIN, Fleet
 from tests.telegram.fake_bot_api import Call, FakeBotApi
 from tests.telegram.test_bot import buttons
 from tests.telegram.test_bot_flows import free_port
@@ -32,15 +31,6 @@ FIRST_RESIDENT = 20_001
 POLL_QUESTION = "Có nên mở rộng không gian đi bộ quanh Hồ Gươm?"
 # /gopy across workers needs the conversation state in the database (DatabasePersistence, issue 8).
 GOPY_ACROSS_WORKERS = importlib.util.find_spec("bot.telegram.persistence") is not None
-
-
-@pytest.fixture
-def fleet(fake: FakeBotApi, tmp_path: Path, index: Path, postgres_url: str) -> Iterator[Fleet]:
-    running = Fleet(tmp_path, fleet_env(fake, tmp_path, index, postgres_url))
-    try:
-        yield running
-    finally:
-        running.stop_all()
 
 
 async def expect(fake: FakeBotApi, user: int, match: Callable[[Call], bool]) -> Call:

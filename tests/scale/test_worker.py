@@ -5,26 +5,15 @@ from __future__ import annotations
 import signal
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.scale.conftest import Fleet, fleet_env
+from tests.scale.conftest import Fleet
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.test_bot_flows import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
 START = 300.0  # a cold worker loads the encoder and the index on a busy machine
-
-
-@pytest.fixture
-def fleet(fake: FakeBotApi, tmp_path: Path, index: Path, postgres_url: str) -> Iterator[Fleet]:
-    running = Fleet(tmp_path, fleet_env(fake, tmp_path, index, postgres_url))
-    try:
-        yield running
-    finally:
-        running.stop_all()
 
 
 def http_get(port: int, path: str) -> tuple[int, str]:
