@@ -39,7 +39,10 @@ def routes(check: Check) -> list[Any]:
     return [(r"/healthz", HealthHandler, {"check": check}), (r"/metrics", MetricsHandler)]
 
 
+MAX_BODY = 1 << 20  # a Telegram update is a few kB: refuse anything larger than 1 MiB
+
+
 def serve(host: str, port: int, check: Check, extra: list[Any] | None = None) -> Any:
     """Start serving on the running loop; return the server (call .stop() to end)."""
     application = tornado.web.Application([*(extra or []), *routes(check)])
-    return application.listen(port, address=host, xheaders=True)
+    return application.listen(port, address=host, xheaders=True, max_body_size=MAX_BODY)

@@ -25,7 +25,6 @@ POLL_OFFSET_KEY = "poll_offset"
 POLL_TIMEOUT = 20  # seconds a getUpdates call waits for updates
 LOCK_RETRY = 5.0  # seconds between attempts to become the poller (takeover well within 30 s)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MAX_BODY = 1 << 20
 
 
 class Ingress:
