@@ -71,14 +71,19 @@ def register_tasks(queue: Any, runtime: WorkerRuntime) -> None:
         """One Telegram update."""
         await runtime.handle_update(payload)
 
+    # No `lock` here: a run that died with its worker must not block the runs that would retry it.
     @queue.periodic(cron="*/5 * * * * *", periodic_id="retry-stalled")
-    @queue.task(name="citizenbot.retry_stalled", queue=BACKGROUND_QUEUE, lock="retry-stalled",
-                queueing_lock="retry-stalled")
+    @queue.task(name="citizenbot.retry_stalled", queue=BACKGROUND_QUEUE, queueing_lock="retry-stalled")
     async def retry_stalled(timestamp: int) -> None:
         """Put the jobs of dead workers (no heartbeat) back in the queue."""
+        from procrastinate.exceptions import ConnectorException
+
         for job in await queue.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
             log.warning("retrying job %s of a worker that stopped answering", job.id)
-            await queue.job_manager.retry_job(job)
+            try:
+                await queue.job_manager.retry_job(job)
+            except ConnectorException as exc:  # another worker retried it first
+                log.info("job %s not retried here: %s", job.id, exc)
 
     @queue.periodic(cron="*/10 * * * * *", periodic_id="outbox")
     @queue.task(name="citizenbot.outbox", queue=BACKGROUND_QUEUE, lock="outbox", queueing_lock="outbox")
