@@ -71,8 +71,9 @@ def register_tasks(queue: Any, runtime: WorkerRuntime) -> None:
         """One Telegram update."""
         await runtime.handle_update(payload)
 
+    # Crontab with a 6th column for seconds (croniter: the seconds come last).
     # No `lock` here: a run that died with its worker must not block the runs that would retry it.
-    @queue.periodic(cron="*/5 * * * * *", periodic_id="retry-stalled")
+    @queue.periodic(cron="* * * * * */5", periodic_id="retry-stalled")
     @queue.task(name="citizenbot.retry_stalled", queue=BACKGROUND_QUEUE, queueing_lock="retry-stalled")
     async def retry_stalled(timestamp: int) -> None:
         """Put the jobs of dead workers (no heartbeat) back in the queue."""
@@ -85,7 +86,7 @@ def register_tasks(queue: Any, runtime: WorkerRuntime) -> None:
             except ConnectorException as exc:  # another worker retried it first
                 log.info("job %s not retried here: %s", job.id, exc)
 
-    @queue.periodic(cron="*/10 * * * * *", periodic_id="outbox")
+    @queue.periodic(cron="* * * * * */10", periodic_id="outbox")
     @queue.task(name="citizenbot.outbox", queue=BACKGROUND_QUEUE, lock="outbox", queueing_lock="outbox")
     async def outbox(timestamp: int) -> None:
         """Send queued notifications."""
