@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
+    with fresh_postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_schema() -> Iterator[str]:
+    """A URL to a new, empty PostgreSQL schema, dropped afterwards (skipped when PostgreSQL is unreachable)."""
     if not _postgres_reachable():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL on 127.0.0.1:5432 is required in CI")

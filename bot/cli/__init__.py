@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import civic, export, faq, run, search, voice
+from bot.cli import civic, export, faq, run, scale, search, voice
 
 app = typer.Typer(
     name="citizenbot",
@@ -32,6 +32,7 @@ export.register(app)
 faq.register(app)
 run.register(app)
 voice.register(app)
+scale.register(app)
 
 
 def main() -> None:

@@ -76,6 +76,10 @@ def db_upgrade() -> None:
     engine = make_engine(Settings())
     try:
         upgrade(engine)
+        if engine.dialect.name == "postgresql":  # the job queue of `citizenbot worker` (bot/scale)
+            from bot.scale.queue import ensure_queue_schema
+
+            ensure_queue_schema(engine)
         revision = current_revision(engine)
     except ServiceError as exc:
         raise _fail(exc.message) from exc

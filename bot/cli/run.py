@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -55,12 +57,23 @@ def run(
         typer.echo("--webhook-url phải là một URL http(s) / must be an http(s) URL.", err=True)
         raise typer.Exit(2)
     _configure_logging()
+    with start_errors(settings):
+        _serve(settings, webhook_url, listen, port)
+
+
+@contextmanager
+def start_errors(settings: Settings) -> Iterator[None]:
+    """Turn what stops a bot process from starting into a clear message and an exit status, never a traceback."""
     from telegram.error import InvalidToken, NetworkError
 
     from bot.search.errors import SearchError
+    from bot.services.errors import ServiceError
 
     try:
-        _serve(settings, webhook_url, listen, port)
+        yield
+    except ServiceError as exc:  # a schema newer than this code, or another replica's pseudonym secret
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
     except SearchError as exc:  # no index and nothing indexable, or the encoder cannot load here
         typer.echo(exc.message, err=True)
         raise typer.Exit(1) from None
@@ -108,14 +121,17 @@ def _configure_logging() -> None:
 def _prepare(settings: Settings) -> Application:
     """Upgrade the database, create the search service and wire the Application."""
     from bot.db.engine import ensure_schema, make_engine
+    from bot.scale.guard import check_fingerprint
     from bot.search.service import SearchService
     from bot.services.errors import DatabaseUnavailableError
+    from bot.services.residents import load_pseudonymizer
     from bot.telegram.app import build_application
 
     engine = make_engine(settings)
     try:
         if ensure_schema(engine):
             log.info("database schema upgraded")
+        check_fingerprint(engine, load_pseudonymizer(settings))
     except DatabaseUnavailableError as exc:
         log.warning("database unavailable at start (questions still answered): %s", exc.message)
     return build_application(settings, search=SearchService(settings), engine=engine)

@@ -13,13 +13,26 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.services.errors import DatabaseUnavailableError
+from bot.services.errors import DatabaseUnavailableError, ServiceError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "citizenbot_read_only"
 PG_READ_ONLY = "postgresql_readonly"
 PG_READ_ONLY_SQLSTATE = "25006"
+MIGRATION_LOCK = 7_406_118_001  # PostgreSQL advisory lock key held while migrating
+
+
+class SchemaTooNewError(ServiceError):
+    """The database schema is newer than this code (another replica was upgraded first)."""
+
+    def __init__(self, revision: str) -> None:
+        super().__init__(
+            f"Cơ sở dữ liệu ở phiên bản {revision}, mới hơn mã của tiến trình này ({head_revision()}): "
+            "hãy cập nhật citizenbot trên máy này rồi chạy lại / the database schema is newer than this "
+            "code: update citizenbot on this machine, then start it again."
+        )
+        self.revision = revision
 
 
 def _url_of(target: Settings | str) -> str:
@@ -169,12 +182,18 @@ def _engine_for(target: Engine | Settings | str) -> tuple[Engine, bool]:
 
 
 def upgrade(target: Engine | Settings | str, revision: str = "head") -> None:
-    """Run the Alembic migrations up to `revision` (the schema only ever comes from migrations)."""
+    """Run the Alembic migrations up to `revision` (the schema only ever comes from migrations).
+
+    On PostgreSQL the migrations run under an advisory lock, so replicas starting together upgrade once.
+    """
     from alembic import command
 
     engine, owned = _engine_for(target)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            _refuse_newer(connection)
             command.upgrade(_alembic_config(connection), revision)
     except sa.exc.SQLAlchemyError as exc:
         if is_unavailable(exc):
@@ -183,6 +202,25 @@ def upgrade(target: Engine | Settings | str, revision: str = "head") -> None:
     finally:
         if owned:
             engine.dispose()
+
+
+def _refuse_newer(connection: sa.Connection) -> None:
+    """Raise SchemaTooNewError when the database was migrated by newer code than this one."""
+    from alembic.runtime.migration import MigrationContext
+
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and current not in _known_revisions():
+        raise SchemaTooNewError(current)
+
+
+def _known_revisions() -> set[str]:
+    """Every revision shipped with this code."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
 
 
 def current_revision(target: Engine | Settings | str) -> str | None:
@@ -216,8 +254,14 @@ def head_revision() -> str:
 
 
 def ensure_schema(target: Engine | Settings | str) -> bool:
-    """Upgrade when the database is behind the code; True when an upgrade ran."""
-    if current_revision(target) == head_revision():
+    """Upgrade when the database is behind the code; True when an upgrade ran.
+
+    Refuses (SchemaTooNewError) a database migrated by newer code: this process must be updated first.
+    """
+    current = current_revision(target)
+    if current == head_revision():
         return False
+    if current is not None and current not in _known_revisions():
+        raise SchemaTooNewError(current)
     upgrade(target)
     return True

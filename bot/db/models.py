@@ -313,3 +313,52 @@ class SynonymRule(SQLModel, table=True):
     formal: str = Field(max_length=200)
     created_by: str = Field(max_length=100)
     created_at: datetime = _ts()
+
+
+# --- running on several machines (bot/scale) --------------------------------------------------------
+
+
+class SeenUpdate(SQLModel, table=True):
+    """A Telegram update id the ingress has enqueued (a replay is enqueued once); pruned after a day."""
+
+    __tablename__ = "seen_update"
+    update_id: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
+    seen_at: datetime = _ts(index=True)
+
+
+class ClusterSetting(SQLModel, table=True):
+    """A value every replica shares: pseudonym-secret fingerprint, long-poll offset, index generation."""
+
+    __tablename__ = "cluster_setting"
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
+    updated_at: datetime = _ts()
+
+
+class Replica(SQLModel, table=True):
+    """A running worker or ingress process (host:pid), its last heartbeat and the index it serves."""
+
+    __tablename__ = "replica"
+    name: str = Field(primary_key=True, max_length=200)
+    kind: str = Field(max_length=20)
+    index_generation: int = 0
+    started_at: datetime = _ts()
+    last_seen: datetime = _ts()
+
+
+class FloodCounter(SQLModel, table=True):
+    """Updates a resident (pseudonym) sent in the current flood window, shared by every worker."""
+
+    __tablename__ = "flood_counter"
+    pseudonym: str = Field(primary_key=True, max_length=64)
+    window_start: float
+    hits: int
+
+
+class SendBudget(SQLModel, table=True):
+    """A token bucket for Telegram's overall send rate, shared by every worker."""
+
+    __tablename__ = "send_budget"
+    name: str = Field(primary_key=True, max_length=64)
+    tokens: float
+    updated: float

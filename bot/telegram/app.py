@@ -13,6 +13,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     BaseUpdateProcessor,
     ContextTypes,
     filters,
@@ -90,8 +91,12 @@ def build_application(
     search: Searcher,
     engine: Engine,
     manage_search: bool = True,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
 ) -> Application:
-    """A ready-to-run Application: only wiring (and the pseudonym key); no network until it is started."""
+    """A ready-to-run Application: only wiring (and the pseudonym key); no network until it is started.
+
+    `rate_limiter` replaces the in-process AIORateLimiter (e.g. one shared by every worker, bot/scale/limits.py).
+    """
     from bot.db.engine import session_scope
     from bot.services.residents import load_address_book, load_pseudonymizer
 
@@ -109,7 +114,7 @@ def build_application(
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_base_file_url)
         .persistence(DatabasePersistence(sessions, pseudonymize, addresses))
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=3))
+        .rate_limiter(rate_limiter or AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=3))
         .concurrent_updates(processor)
         .post_init(functools.partial(_post_init, manage_search=manage_search))
         .post_shutdown(functools.partial(_post_shutdown, engine=engine, manage_search=manage_search))
