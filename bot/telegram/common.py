@@ -50,6 +50,19 @@ async def reply(update: Update, text: str, **kwargs: object) -> None:
         await chat.send_message(part, parse_mode=ParseMode.HTML, **kwargs)  # type: ignore[arg-type]
 
 
+async def end_flow(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: str, text: str) -> int:
+    """End a multi-step flow: close the pressed button (if any), forget its draft, say `text`."""
+    from telegram.ext import ConversationHandler
+
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+        await update.callback_query.edit_message_reply_markup(reply_markup=None)
+    if context.user_data is not None:
+        context.user_data.pop(draft, None)
+    await reply(update, text)
+    return ConversationHandler.END
+
+
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Welcome the resident and show the privacy notice with consent buttons."""
     await reply(update, fmt.WELCOME)

@@ -18,7 +18,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.telegram import format as fmt
 from bot.telegram import wardpick
-from bot.telegram.common import Callback, consent_keyboard, grant_consent, reply
+from bot.telegram.common import Callback, consent_keyboard, end_flow, grant_consent, reply
 from bot.telegram.deps import call, idempotency_key, pseudonym, user_draft
 
 COMMANDS = ["gopy"]
@@ -301,12 +301,7 @@ async def send(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """/huy or «Hủy»: drop the draft."""
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(reply_markup=None)
-    _clear(context)
-    await reply(update, CANCELLED)
-    return ConversationHandler.END
+    return await end_flow(update, context, DRAFT, CANCELLED)
 
 
 def _clear(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -27,7 +27,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.telegram import format as fmt
-from bot.telegram.common import reply
+from bot.telegram.common import end_flow, reply
 from bot.telegram.deps import DEPS_KEY, BotDeps, call, call_as, deps, user_draft
 
 if TYPE_CHECKING:
@@ -289,12 +289,7 @@ async def save(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """/huy or «Hủy»: drop the draft."""
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(reply_markup=None)
-    _clear(context)
-    await reply(update, CANCELLED)
-    return ConversationHandler.END
+    return await end_flow(update, context, DRAFT, CANCELLED)
 
 
 def _clear(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -19,7 +19,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.telegram import format as fmt
 from bot.telegram import wardpick
-from bot.telegram.common import private_only_handlers, reply
+from bot.telegram.common import end_flow, private_only_handlers, reply
 from bot.telegram.deps import call, pseudonym, user_draft
 
 COMMANDS = ["phuongxa"]
@@ -134,12 +134,7 @@ async def _save(update: Update, context: ContextTypes.DEFAULT_TYPE, ward: str, d
 
 async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
     """/huy or «Bỏ qua»: stop without changing the profile."""
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(reply_markup=None)
-    _clear(context)
-    await reply(update, UNCHANGED)
-    return ConversationHandler.END
+    return await end_flow(update, context, DRAFT, UNCHANGED)
 
 
 async def nudge(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import functools
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ from tests.telegram.test_bot import (
     press,
     reply_to,
     say,
-    shared_index,
     start_app,
     stop_app,
     visible,
@@ -41,17 +40,6 @@ from tests.telegram.test_bot import (
 
 USER = 9101
 DEAD_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBotApi]:
-    with FakeBotApi() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index(tmp_path_factory.getbasetemp())
 
 
 @asynccontextmanager

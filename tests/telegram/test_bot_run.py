@@ -7,28 +7,14 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.telegram.fake_bot_api import FakeBotApi
-from tests.telegram.test_bot import REPO, shared_index
+from tests.telegram.test_bot import REPO
 from tests.telegram.test_bot_flows import free_port
 
 USER = 9301
 START_TIMEOUT = 180.0  # a cold process loads the encoder and the index
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBotApi]:
-    with FakeBotApi() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index(tmp_path_factory.getbasetemp())
 
 
 def bot_env(fake: FakeBotApi | None, root: Path, index: Path | None) -> dict[str, str]:

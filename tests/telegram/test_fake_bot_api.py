@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -24,12 +24,6 @@ from telegram.ext import (
 from tests.telegram.fake_bot_api import FakeBotApi, parse_html
 
 USER = 4242
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBotApi]:
-    with FakeBotApi() as server:
-        yield server
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

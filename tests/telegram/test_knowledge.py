@@ -5,11 +5,8 @@ the staff answer for a paraphrase, one notification per consenting asker, and /t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-
-import pytest
 
 from bot.config import Settings
 from bot.services._base import LOCAL_TZ
@@ -26,7 +23,6 @@ from tests.telegram.test_bot import (
     press,
     reply_to,
     say,
-    shared_index,
     visible,
 )
 from tests.telegram.test_bot_flows import running, service
@@ -41,17 +37,6 @@ ANSWER = "Có. Chủ nuôi chó đăng ký với UBND phường nơi cư trú v�
 SOURCE = "Quyết định 15/2026/QĐ-UBND"
 EDITED = "Có phải đăng ký khi nuôi chó ở chung cư không?"
 ASKER, ASKER2, NO_CONSENT, LATER = 9301, 9302, 9303, 9304
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBotApi]:
-    with FakeBotApi() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index(tmp_path_factory.getbasetemp())
 
 
 async def logged(settings: Settings, asks: int) -> None:

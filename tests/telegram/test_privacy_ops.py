@@ -6,17 +6,14 @@ at once, and a flow begun in one process continues in another.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.services.roles import Actor, Role
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.test_bot import ADMIN, QUICK, buttons, press, reply_to, say, visible
-from tests.telegram.test_bot_flows import index, running, service, start_gopy  # noqa: F401 (fixture)
 from tests.telegram.test_bot_flows import pseudonym as pseudonym_of
+from tests.telegram.test_bot_flows import running, service, start_gopy
 
 RESIDENT = 4_817_305_226  # a Telegram id long enough not to occur by chance in a file
 NAME = "Nguyễn Thị Phương Lan"
@@ -25,13 +22,7 @@ FEEDBACK = "Cống thoát nước trước nhà số 17 ngõ Huế bị tắc su
 CLI = Actor("cli:test", Role.ADMIN)
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeBotApi]:
-    with FakeBotApi() as server:
-        yield server
-
-
-def settings_for(fake: FakeBotApi, tmp_path: Path, index: Path, **overrides: Any) -> Any:  # noqa: F811
+def settings_for(fake: FakeBotApi, tmp_path: Path, index: Path, **overrides: Any) -> Any:
     """The module's bot settings (SQLite in tmp_path unless overridden)."""
     from tests.telegram.test_bot import bot_settings
 
@@ -54,7 +45,7 @@ def say_as(fake: FakeBotApi, text: str) -> int:
 
 
 async def test_nothing_on_disk_links_a_resident_and_erasure_reaches_everything(
-    fake: FakeBotApi, index: Path, tmp_path: Path  # noqa: F811
+    fake: FakeBotApi, index: Path, tmp_path: Path
 ) -> None:
     from bot.services import polls
 
@@ -106,7 +97,7 @@ async def test_nothing_on_disk_links_a_resident_and_erasure_reaches_everything(
 
 
 async def test_an_abandoned_gopy_ends_and_a_later_question_is_answered(
-    fake: FakeBotApi, index: Path, tmp_path: Path  # noqa: F811
+    fake: FakeBotApi, index: Path, tmp_path: Path
 ) -> None:
     settings = settings_for(fake, tmp_path, index, conversation_timeout_minutes=0.05)  # 3 s
     user = 61_001
@@ -122,7 +113,7 @@ async def test_an_abandoned_gopy_ends_and_a_later_question_is_answered(
 
 
 async def test_a_late_resident_is_told_once_when_the_sweep_has_not_run(
-    fake: FakeBotApi, index: Path, tmp_path: Path  # noqa: F811
+    fake: FakeBotApi, index: Path, tmp_path: Path
 ) -> None:
     """The resident's next message ends a timed-out flow even before the periodic sweep."""
     from datetime import UTC, datetime, timedelta
@@ -158,7 +149,7 @@ async def test_a_late_resident_is_told_once_when_the_sweep_has_not_run(
 
 
 async def test_a_flow_begun_in_one_process_continues_in_another(
-    fake: FakeBotApi, index: Path, tmp_path: Path  # noqa: F811
+    fake: FakeBotApi, index: Path, tmp_path: Path
 ) -> None:
     """Two bot processes on one database (as two workers would be): the draft and step are shared."""
     from bot.services import feedback
@@ -177,7 +168,7 @@ async def test_a_flow_begun_in_one_process_continues_in_another(
 
 
 async def test_a_revoked_admin_is_refused_at_once_and_a_new_one_admitted(
-    fake: FakeBotApi, index: Path, tmp_path: Path  # noqa: F811
+    fake: FakeBotApi, index: Path, tmp_path: Path
 ) -> None:
     from bot.services import roles
 

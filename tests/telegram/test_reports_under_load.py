@@ -6,7 +6,7 @@ export runs is stored and acknowledged, none is told the database is unavailable
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,6 @@ from tests.telegram.test_bot import (
     consent,
     reply_to,
     say,
-    shared_index,
     visible,
 )
 from tests.telegram.test_bot_flows import running, service
@@ -34,17 +33,6 @@ from tests.telegram.test_bot_flows import running, service
 ROWS = 20_000
 VOTERS = [9301 + i for i in range(12)]
 ADMIN_ACTOR = Actor("cli:test", Role.ADMIN)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBotApi]:
-    with FakeBotApi() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index(tmp_path_factory.getbasetemp())
 
 
 def answering(query_id: str) -> Callable[[Call], bool]:

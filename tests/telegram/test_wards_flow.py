@@ -4,29 +4,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from bot.telegram import format as fmt
 from bot.telegram import profile, wardpick
 from tests.telegram.fake_bot_api import Call, FakeBotApi
 from tests.telegram.test_bot import QUICK, bot_settings, buttons, consent, press, reply_to, say, visible
-from tests.telegram.test_bot_flows import pseudonym, running, service, shared_index
+from tests.telegram.test_bot_flows import pseudonym, running, service
 
 USER = 9201
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBotApi]:
-    with FakeBotApi() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return shared_index(tmp_path_factory.getbasetemp())
 
 
 async def gopy_ward(fake: FakeBotApi, user: int, ward: str) -> Call:
