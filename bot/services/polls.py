@@ -313,7 +313,9 @@ class _Ballot:
     previous: int | None
 
 
-def _ballot(session: Session, pseudonym: str, poll_id: int, key: str | None, option_id: int | None) -> _Ballot:
+def _ballot(
+    session: Session, pseudonym: str, poll_id: int, key: str | None, option_id: int | None
+) -> _Ballot:
     """One round trip: the key's record, the poll (shared-locked against a concurrent close), the resident
     with their POLLS consent, whether `option_id` belongs to the poll, and the current choice."""
     locked = sa.select(Poll).where(col(Poll.id) == poll_id).with_for_update(read=True).subquery("p")
@@ -347,7 +349,12 @@ def _ballot(session: Session, pseudonym: str, poll_id: int, key: str | None, opt
 
 
 def _prepare(
-    session: Session, pseudonym: str, poll_id: int, key: str | None, option_id: int | None, now: datetime | None
+    session: Session,
+    pseudonym: str,
+    poll_id: int,
+    key: str | None,
+    option_id: int | None,
+    now: datetime | None,
 ) -> _Ballot | dict[str, Any]:
     """Every rule before a vote or withdrawal, in this order: the stored result of a replayed key (returned,
     the transaction ended), poll exists and open, consent, scope, option belongs to the poll (cast only)."""
