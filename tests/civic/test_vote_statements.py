@@ -1,8 +1,11 @@
-"""Round trips of a vote: the SQL statements cast_vote and withdraw_vote send (a regression here costs votes/s)."""
+"""Round trips of a vote (the SQL statements cast_vote and withdraw_vote send), and the poll lock they keep."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -94,3 +97,61 @@ def vote(session: Session, key: str, poll_id: int, option_id: int, idempotency_k
         idempotency_key=idempotency_key,
         now=NOW,
     )
+
+
+def test_a_close_waits_for_a_vote_in_flight(engine: Engine, make_resident: MakeResident) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time (BEGIN IMMEDIATE): nothing can be in flight")
+    with session_scope(engine) as session:
+        poll = polls.create_poll(session=session, actor=ADMIN, question="Q?", options=["A", "B"], now=NOW)
+    key = make_resident(1)
+    checked, release = threading.Event(), threading.Event()
+    voter: list[int] = []
+
+    def pause_before_write(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("WITH write") and not checked.is_set():
+            voter.append(cursor.connection.info.backend_pid)
+            checked.set()
+            release.wait(60)
+
+    def close() -> polls.PollView:
+        with session_scope(engine) as session:
+            return polls.close_poll(session=session, poll_id=poll.id, actor=ADMIN)
+
+    event.listen(engine, "before_cursor_execute", pause_before_write)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            try:
+                voted = pool.submit(
+                    in_session, engine, lambda s: vote(s, key, poll.id, poll.options[0].id, "v1")
+                )
+                assert checked.wait(60)
+                closed = pool.submit(close)
+                assert wait_for_blocked(engine, voter[0], closed), (
+                    "the close did not wait for the vote in flight"
+                )
+            finally:
+                release.set()
+            assert voted.result(60) == polls.VoteResult(poll.id, poll.options[0].id, None)
+            assert closed.result(60).state is polls.PollState.CLOSED
+    finally:  # removed only once no other thread runs statements
+        event.remove(engine, "before_cursor_execute", pause_before_write)
+    with session_scope(engine) as session:
+        assert polls.poll_results(session=session, poll_id=poll.id, actor=ADMIN).total == 1
+
+
+def in_session(engine: Engine, call: Callable[[Session], polls.VoteResult]) -> polls.VoteResult:
+    """`call` in a session of its own."""
+    with session_scope(engine) as session:
+        return call(session)
+
+
+def wait_for_blocked(engine: Engine, pid: int, closing: Future[polls.PollView]) -> bool:
+    """True once a session waits for backend `pid`'s locks; False if `closing` ended first."""
+    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
+    while not closing.done():
+        with engine.connect() as conn:
+            if conn.execute(query, {"pid": pid}).scalar_one():
+                return True
+        time.sleep(0.05)
+    return False
