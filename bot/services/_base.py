@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from bot.db.engine import is_unavailable
 from bot.db.models import IdempotencyRecord, utcnow
@@ -71,11 +71,6 @@ def replay_of(record: IdempotencyRecord | None, kind: str) -> dict[str, Any] | N
     if record.kind != kind:
         raise InvalidInputError("Khóa chống gửi trùng đã được dùng cho một thao tác khác.")
     return dict(record.result)
-
-
-def record_key(key: str | None) -> sa.ColumnElement[bool]:
-    """Join condition of the idempotency record of `key` (never matches without a key)."""
-    return sa.false() if key is None else col(IdempotencyRecord.key) == key
 
 
 def commit_once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from bot.services._base import (
     commit_once,
     guarded,
     now_utc,
-    record_key,
     replay_of,
     table_of,
     upsert_statement,
@@ -313,22 +313,18 @@ class _Ballot:
     previous: int | None
 
 
-def _ballot(
-    session: Session, pseudonym: str, poll_id: int, key: str | None, option_id: int | None
-) -> _Ballot:
-    """One round trip: the key's record, the poll (shared-locked against a concurrent close), the resident
-    with their POLLS consent, whether `option_id` belongs to the poll, and the current choice."""
+@functools.cache
+def _ballot_statement() -> Any:
+    """The one read of a vote, built once (parameters: key, poll_id, pseudonym, option_id; NULL matches nothing)."""
+    poll_id = sa.bindparam("poll_id", type_=sa.Integer)
     locked = sa.select(Poll).where(col(Poll.id) == poll_id).with_for_update(read=True).subquery("p")
     poll = aliased(Poll, locked)
-    belongs = (
-        sa.exists().where(col(PollOption.id) == option_id, col(PollOption.poll_id) == poll_id)
-        if option_id is not None
-        else sa.false()
-    )
+    option = sa.bindparam("option_id", type_=sa.Integer)
+    belongs = sa.exists().where(col(PollOption.id) == option, col(PollOption.poll_id) == poll_id)
     current = sa.select(col(Vote.option_id)).where(
         col(Vote.poll_id) == poll_id, col(Vote.resident_id) == col(Resident.id)
     )
-    stmt = (
+    return (
         sa.select(
             IdempotencyRecord,
             poll,
@@ -339,13 +335,22 @@ def _ballot(
             current.scalar_subquery(),
         )
         .select_from(sa.select(sa.literal(1).label("one")).subquery("one"))
-        .outerjoin(IdempotencyRecord, record_key(key))
+        .outerjoin(IdempotencyRecord, col(IdempotencyRecord.key) == sa.bindparam("key", type_=sa.String))
         .outerjoin(poll, sa.true())
-        .outerjoin(Resident, col(Resident.pseudonym) == pseudonym)
+        .outerjoin(Resident, col(Resident.pseudonym) == sa.bindparam("pseudonym", type_=sa.String))
         .execution_options(populate_existing=True)
     )
-    record, row, resident_id, ward, consented, option_ok, previous = session.execute(stmt).one()
-    return _Ballot(record, row, resident_id, ward, bool(consented), bool(option_ok), previous)
+
+
+def _ballot(
+    session: Session, pseudonym: str, poll_id: int, key: str | None, option_id: int | None
+) -> _Ballot:
+    """One round trip: the key's record, the poll (shared-locked against a concurrent close), the resident
+    with their POLLS consent, whether `option_id` belongs to the poll, and the current choice."""
+    params = {"key": key, "poll_id": poll_id, "pseudonym": pseudonym, "option_id": option_id}
+    row = session.execute(_ballot_statement(), params).one()
+    record, poll, resident_id, ward, consented, option_ok, previous = row
+    return _Ballot(record, poll, resident_id, ward, bool(consented), bool(option_ok), previous)
 
 
 def _prepare(
