@@ -233,12 +233,9 @@ def create_poll(
     return _view(session, poll, current)
 
 
-def _poll(session: Session, poll_id: int, lock: bool = False) -> Poll:
-    """The poll row (shared-locked against a concurrent close when `lock`), or NotFoundError."""
-    stmt = sa.select(Poll).where(col(Poll.id) == poll_id)
-    if lock:
-        stmt = stmt.with_for_update(read=True)
-    poll = session.execute(stmt).scalar_one_or_none()
+def _poll(session: Session, poll_id: int) -> Poll:
+    """The poll row, or NotFoundError (a vote reads and locks it in `_ballot_statement`)."""
+    poll = session.execute(sa.select(Poll).where(col(Poll.id) == poll_id)).scalar_one_or_none()
     if poll is None:
         raise NotFoundError(f"Không tìm thấy khảo sát số {poll_id}.")
     return poll
