@@ -6,12 +6,14 @@ Each cell runs on a fresh database (a new SQLite file in WAL mode, or a new Post
 to head, with 2,000 residents who consented. N threads, each with its own session, call the real
 services for a fixed time: `cast_vote` (each call a new vote or a change, with its own idempotency
 key) and `submit_feedback` (a new ticket each). Every call is a full transaction with its checks
-(consent, poll open, scope, idempotency). Prints a markdown table; bounded by --seconds per cell.
+(consent, poll open, scope, idempotency). Prints a markdown table with the SQL statements each vote sent
+(independent of load) and the load average; bounded by --seconds per cell.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import threading
@@ -25,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import sqlalchemy as sa  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from bot.db.engine import make_engine, session_scope, upgrade  # noqa: E402
@@ -121,6 +124,13 @@ def feedback_op(engine: Engine, _: polls.PollView) -> Callable[[int, int], None]
     return op
 
 
+def count_statements(engine: Engine) -> list[None]:
+    """A list that grows by one for each SQL statement the engine sends (BEGIN/COMMIT by the driver excluded)."""
+    sent: list[None] = []
+    event.listen(engine, "before_cursor_execute", lambda *_: sent.append(None))
+    return sent
+
+
 def run(op: Callable[[int, int], None], threads: int, seconds: float) -> tuple[int, float]:
     """Call `op` from `threads` threads until the deadline; (operations done, elapsed seconds)."""
     counts = [0] * threads
@@ -155,18 +165,26 @@ def main() -> None:
     parser.add_argument("--pg-url", default=PG_URL)
     args = parser.parse_args()
     thread_counts = [int(t) for t in args.threads.split(",")]
-    rows = ["| backend | writers | votes/s | feedback inserts/s |", "|---|---:|---:|---:|"]
+    print(f"load average before: {os.getloadavg()}", file=sys.stderr)
+    rows = [
+        "| backend | writers | votes/s | statements/vote | feedback inserts/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for backend in args.backends.split(","):
         for threads in thread_counts:
-            rates = []
+            rates, per_vote = [], 0.0
             for make_op in (vote_op, feedback_op):
                 with fresh_database(backend, args.pg_url) as engine:
                     poll = seed(engine)
+                    sent = count_statements(engine)
                     done, elapsed = run(make_op(engine, poll), threads, args.seconds)
                     rates.append(done / elapsed)
-            rows.append(f"| {backend} | {threads} | {rates[0]:.0f} | {rates[1]:.0f} |")
+                    if make_op is vote_op:
+                        per_vote = len(sent) / max(done, 1)
+            rows.append(f"| {backend} | {threads} | {rates[0]:.0f} | {per_vote:.1f} | {rates[1]:.0f} |")
             print(rows[-1], file=sys.stderr, flush=True)
     print("\n".join(rows))
+    print(f"load average after: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

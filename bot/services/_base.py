@@ -61,7 +61,11 @@ def replayed(session: Session, key: str | None, kind: str) -> dict[str, Any] | N
     """The stored result for `key`, if this write was already done."""
     if key is None:
         return None
-    record = session.get(IdempotencyRecord, key)
+    return replay_of(session.get(IdempotencyRecord, key), kind)
+
+
+def replay_of(record: IdempotencyRecord | None, kind: str) -> dict[str, Any] | None:
+    """The stored result of an already loaded record (None: not done yet); a key of another kind is refused."""
     if record is None:
         return None
     if record.kind != kind:
@@ -69,11 +73,20 @@ def replayed(session: Session, key: str | None, kind: str) -> dict[str, Any] | N
     return dict(record.result)
 
 
-def commit_once(session: Session, key: str | None, kind: str, result: dict[str, Any]) -> dict[str, Any]:
-    """Commit the pending write with its idempotency record; a concurrent twin's result wins races."""
-    if key is not None:
-        session.add(IdempotencyRecord(key=key, kind=kind, result=result, created_at=utcnow()))
+def commit_once(
+    session: Session, key: str | None, kind: str, result: dict[str, Any], write: Any = None
+) -> dict[str, Any]:
+    """Commit the pending write (and `write`, a statement) with its idempotency record; a concurrent
+    twin's result wins races. On PostgreSQL `write` and the record go in one statement (a CTE)."""
+    combined = key is not None and write is not None and _dialect(session) == "postgresql"
     try:
+        if combined:
+            record = {"key": key, "kind": kind, "result": result, "created_at": utcnow()}
+            write = postgresql.insert(table_of(IdempotencyRecord)).values(record).add_cte(write.cte("write"))
+        if write is not None:
+            session.execute(write)
+        if key is not None and not combined:
+            session.add(IdempotencyRecord(key=key, kind=kind, result=result, created_at=utcnow()))
         session.commit()
     except sa.exc.IntegrityError:
         session.rollback()
@@ -99,13 +112,29 @@ def upsert(
     update: Mapping[str, Any],
 ) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET update, atomically, on SQLite and PostgreSQL."""
+    session.execute(upsert_statement(session, table, values, keys, update))
+
+
+def upsert_statement(
+    session: Session,
+    table: sa.Table,
+    values: Mapping[str, Any],
+    keys: Sequence[str],
+    update: Mapping[str, Any],
+) -> Any:
+    """The statement `upsert` executes (for `commit_once(write=...)`)."""
     stmt = _insert(session, table).values(**values)
-    session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=dict(update)))
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=dict(update))
+
+
+def _dialect(session: Session) -> str:
+    """The name of the session's database backend."""
+    return session.get_bind().dialect.name
 
 
 def _insert(session: Session, table: sa.Table) -> Any:
     """The dialect's INSERT construct (both support ON CONFLICT)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if _dialect(session) == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 

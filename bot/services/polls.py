@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from bot.db.models import Poll, PollOption, Resident, Vote
-from bot.services._base import check_key, commit_once, guarded, now_utc, replayed, table_of, upsert
+from bot.db.models import IdempotencyRecord, Poll, PollOption, Resident, Vote
+from bot.services._base import (
+    check_key,
+    commit_once,
+    guarded,
+    now_utc,
+    replay_of,
+    table_of,
+    upsert_statement,
+)
 from bot.services.audit import AuditAction, record_audit
 from bot.services.errors import (
     InvalidInputError,
@@ -22,7 +33,7 @@ from bot.services.errors import (
     PollNotOpenError,
     ResultsHiddenError,
 )
-from bot.services.residents import Purpose, find_resident, require_consent
+from bot.services.residents import Purpose, consent_required, find_resident, may_process
 from bot.services.roles import Actor, Role
 from bot.services.wards import normalize_ward
 
@@ -222,12 +233,9 @@ def create_poll(
     return _view(session, poll, current)
 
 
-def _poll(session: Session, poll_id: int, lock: bool = False) -> Poll:
-    """The poll row (shared-locked against a concurrent close when `lock`), or NotFoundError."""
-    stmt = sa.select(Poll).where(col(Poll.id) == poll_id)
-    if lock:
-        stmt = stmt.with_for_update(read=True)
-    poll = session.execute(stmt).scalar_one_or_none()
+def _poll(session: Session, poll_id: int) -> Poll:
+    """The poll row, or NotFoundError (a vote reads and locks it in `_ballot_statement`)."""
+    poll = session.execute(sa.select(Poll).where(col(Poll.id) == poll_id)).scalar_one_or_none()
     if poll is None:
         raise NotFoundError(f"Không tìm thấy khảo sát số {poll_id}.")
     return poll
@@ -271,13 +279,13 @@ def _check_open(poll: Poll, now: datetime) -> None:
         raise PollClosedError()
 
 
-def _check_scope(poll: Poll, resident: Resident) -> None:
+def _check_scope(poll: Poll, ward: str | None) -> None:
     """OutOfScopeError unless the poll is city-wide or the resident's ward is in its scope."""
     if not poll.wards:
         return
-    if resident.ward is None:
+    if ward is None:
         raise OutOfScopeError("Khảo sát này dành cho một số phường/xã: hãy cho biết phường/xã của bạn trước.")
-    if resident.ward not in poll.wards:
+    if ward not in poll.wards:
         raise OutOfScopeError(f"Khảo sát này chỉ dành cho cư dân: {', '.join(poll.wards)}.")
 
 
@@ -289,14 +297,85 @@ def _current_choice(session: Session, poll_id: int, resident_id: int) -> int | N
     return session.execute(stmt).scalar_one_or_none()
 
 
-def _prepare(session: Session, pseudonym: str, poll_id: int, now: datetime | None) -> tuple[Poll, Resident]:
-    """Every rule before a vote or withdrawal: poll exists and open, consent, scope."""
+@dataclass(frozen=True)
+class _Ballot:
+    """What a vote or withdrawal checks, read in one statement; None/False where a row is missing."""
+
+    record: IdempotencyRecord | None
+    poll: Poll | None
+    resident_id: int | None
+    ward: str | None
+    consented: bool
+    option_ok: bool
+    previous: int | None
+
+
+@functools.cache
+def _ballot_statement() -> Any:
+    """The one read of a vote, built once (parameters: key, poll_id, pseudonym, option_id; NULL matches nothing)."""
+    poll_id = sa.bindparam("poll_id", type_=sa.Integer)
+    locked = sa.select(Poll).where(col(Poll.id) == poll_id).with_for_update(read=True).subquery("p")
+    poll = aliased(Poll, locked)
+    option = sa.bindparam("option_id", type_=sa.Integer)
+    belongs = sa.exists().where(col(PollOption.id) == option, col(PollOption.poll_id) == poll_id)
+    current = sa.select(col(Vote.option_id)).where(
+        col(Vote.poll_id) == poll_id, col(Vote.resident_id) == col(Resident.id)
+    )
+    return (
+        sa.select(
+            IdempotencyRecord,
+            poll,
+            col(Resident.id),
+            col(Resident.ward),
+            may_process(Purpose.POLLS),
+            belongs,
+            current.scalar_subquery(),
+        )
+        .select_from(sa.select(sa.literal(1).label("one")).subquery("one"))
+        .outerjoin(IdempotencyRecord, col(IdempotencyRecord.key) == sa.bindparam("key", type_=sa.String))
+        .outerjoin(poll, sa.true())
+        .outerjoin(Resident, col(Resident.pseudonym) == sa.bindparam("pseudonym", type_=sa.String))
+        .execution_options(populate_existing=True)
+    )
+
+
+def _ballot(
+    session: Session, pseudonym: str, poll_id: int, key: str | None, option_id: int | None
+) -> _Ballot:
+    """One round trip: the key's record, the poll (shared-locked against a concurrent close), the resident
+    with their POLLS consent, whether `option_id` belongs to the poll, and the current choice."""
+    params = {"key": key, "poll_id": poll_id, "pseudonym": pseudonym, "option_id": option_id}
+    row = session.execute(_ballot_statement(), params).one()
+    record, poll, resident_id, ward, consented, option_ok, previous = row
+    return _Ballot(record, poll, resident_id, ward, bool(consented), bool(option_ok), previous)
+
+
+def _prepare(
+    session: Session,
+    pseudonym: str,
+    poll_id: int,
+    key: str | None,
+    option_id: int | None,
+    now: datetime | None,
+) -> _Ballot | dict[str, Any]:
+    """Every rule before a vote or withdrawal, in this order: the stored result of a replayed key (returned,
+    the transaction ended), poll exists and open, consent, scope, option belongs to the poll (cast only)."""
+    check_key(key)
+    ballot = _ballot(session, pseudonym, poll_id, key, option_id)
+    earlier = replay_of(ballot.record, "vote")
+    if earlier is not None:
+        session.commit()  # nothing to write: releases the poll's shared lock at once
+        return earlier
     current = now_utc(now)
-    poll = _poll(session, poll_id, lock=True)
-    _check_open(poll, current)
-    resident = require_consent(session, pseudonym, Purpose.POLLS)
-    _check_scope(poll, resident)
-    return poll, resident
+    if ballot.poll is None:
+        raise NotFoundError(f"Không tìm thấy khảo sát số {poll_id}.")
+    _check_open(ballot.poll, current)
+    if not ballot.consented:
+        raise consent_required(Purpose.POLLS)
+    _check_scope(ballot.poll, ballot.ward)
+    if option_id is not None and not ballot.option_ok:
+        raise NotFoundError(f"Lựa chọn số {option_id} không thuộc khảo sát này.")
+    return ballot
 
 
 @guarded
@@ -310,32 +389,27 @@ def cast_vote(
     now: datetime | None = None,
 ) -> VoteResult:
     """Vote or change a vote (needs POLLS consent, open poll, ward in scope); replay-safe."""
-    check_key(idempotency_key)
-    earlier = replayed(session, idempotency_key, "vote")
-    if earlier is not None:
-        return VoteResult(**earlier)
-    poll, resident = _prepare(session, pseudonym, poll_id, now)
-    if option_id not in {o.id for o in _options(session, poll_id)}:
-        raise NotFoundError(f"Lựa chọn số {option_id} không thuộc khảo sát này.")
-    previous = _current_choice(session, poll_id, resident.id or 0)
+    ballot = _prepare(session, pseudonym, poll_id, idempotency_key, option_id, now)
+    if not isinstance(ballot, _Ballot):
+        return VoteResult(**ballot)
     stamp = now_utc(None)
     values = {
         "poll_id": poll_id,
         "option_id": option_id,
-        "resident_id": resident.id,
-        "ward": resident.ward,
+        "resident_id": ballot.resident_id,
+        "ward": ballot.ward,
         "created_at": stamp,
         "updated_at": stamp,
     }
-    upsert(
+    write = upsert_statement(
         session,
         table_of(Vote),
         values,
         ["poll_id", "resident_id"],
-        {"option_id": option_id, "ward": resident.ward, "updated_at": stamp},
+        {"option_id": option_id, "ward": ballot.ward, "updated_at": stamp},
     )
-    result = {"poll_id": poll.id, "option_id": option_id, "previous_option_id": previous}
-    return VoteResult(**commit_once(session, idempotency_key, "vote", result))
+    result = {"poll_id": poll_id, "option_id": option_id, "previous_option_id": ballot.previous}
+    return VoteResult(**commit_once(session, idempotency_key, "vote", result, write))
 
 
 @guarded
@@ -348,15 +422,12 @@ def withdraw_vote(
     now: datetime | None = None,
 ) -> VoteResult:
     """Withdraw the resident's vote while the poll is open (option_id None in the result); replay-safe."""
-    check_key(idempotency_key)
-    earlier = replayed(session, idempotency_key, "vote")
-    if earlier is not None:
-        return VoteResult(**earlier)
-    poll, resident = _prepare(session, pseudonym, poll_id, now)
-    previous = _current_choice(session, poll_id, resident.id or 0)
-    session.execute(sa.delete(Vote).where(col(Vote.poll_id) == poll_id, col(Vote.resident_id) == resident.id))
-    result = {"poll_id": poll.id, "option_id": None, "previous_option_id": previous}
-    return VoteResult(**commit_once(session, idempotency_key, "vote", result))
+    ballot = _prepare(session, pseudonym, poll_id, idempotency_key, None, now)
+    if not isinstance(ballot, _Ballot):
+        return VoteResult(**ballot)
+    write = sa.delete(Vote).where(col(Vote.poll_id) == poll_id, col(Vote.resident_id) == ballot.resident_id)
+    result = {"poll_id": poll_id, "option_id": None, "previous_option_id": ballot.previous}
+    return VoteResult(**commit_once(session, idempotency_key, "vote", result, write))
 
 
 @guarded

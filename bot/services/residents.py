@@ -334,8 +334,24 @@ def require_consent(session: Session, pseudonym: str, purpose: Purpose) -> Resid
     """The resident row if they consented to `purpose`, else ConsentRequiredError."""
     row = find_resident(session, pseudonym)
     if row is None or row.erased_at is not None or _active(session, row.id or 0, purpose) is None:
-        raise ConsentRequiredError(purpose.value, f"Bạn cần đồng ý cho phép {PURPOSE_LABELS[purpose]} trước.")
+        raise consent_required(purpose)
     return row
+
+
+def consent_required(purpose: Purpose) -> ConsentRequiredError:
+    """The error of a resident without an active consent for `purpose`."""
+    return ConsentRequiredError(purpose.value, f"Bạn cần đồng ý cho phép {PURPOSE_LABELS[purpose]} trước.")
+
+
+def may_process(purpose: Purpose) -> sa.ColumnElement[bool]:
+    """SQL: the `resident` row of the enclosing query is not erased and has an active consent for `purpose`
+    (false when the row is missing): `require_consent` as one expression, for a query that reads more."""
+    active = sa.exists().where(
+        col(Consent.resident_id) == col(Resident.id),
+        col(Consent.purpose) == purpose.value,
+        col(Consent.withdrawn_at).is_(None),
+    )
+    return sa.and_(col(Resident.id).is_not(None), col(Resident.erased_at).is_(None), active)
 
 
 def _rowcount(session: Session, statement: sa.Update) -> int:
