@@ -65,6 +65,10 @@ class SharedFloodGate(FloodGate):
             return True
         return False if hits == self.limit + 1 else None
 
+    async def check_async(self, user_id: int, now: float) -> bool | None:
+        """`check` in a worker thread: its SQL round trip never blocks the event loop."""
+        return await asyncio.to_thread(self.check, user_id, now)
+
 
 def prune_flood(engine: Engine, window: float) -> None:
     """Forget residents whose window ended."""

@@ -127,7 +127,7 @@ async def limit_flood(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     """Drop a resident's updates beyond the per-resident limit; warn once per window."""
     if update.effective_user is None:
         return
-    verdict = deps(context).flood.check(update.effective_user.id, time.monotonic())
+    verdict = await deps(context).flood.check_async(update.effective_user.id, time.monotonic())
     if verdict:
         return
     if verdict is False:

@@ -109,6 +109,10 @@ class FloodGate:
         self.warned.add(user_id)
         return False
 
+    async def check_async(self, user_id: int, now: float) -> bool | None:
+        """`check` from a handler (in memory: no I/O, so it runs inline)."""
+        return self.check(user_id, now)
+
     def prune(self, now: float) -> None:
         """Forget residents with no update inside the window."""
         for user_id in [u for u, times in self.seen.items() if not times or now - times[-1] >= self.window]:
