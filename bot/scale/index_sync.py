@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.scale import store
+from bot.scale.wrapping import SearchWrapper
 
 if TYPE_CHECKING:
-    import numpy as np
 
-    from bot.search.faq import FaqEntry, FaqHit
-    from bot.search.models import Answer, BuildReport
+    from bot.search.models import BuildReport
     from bot.search.service import SearchService
 
 log = logging.getLogger(__name__)
@@ -53,11 +52,11 @@ def bump_generation(engine: Engine) -> int:
         )
 
 
-class FleetSearch:
+class FleetSearch(SearchWrapper):
     """A Searcher for one worker of a fleet: one build at a time across the fleet; follows newer generations."""
 
     def __init__(self, inner: SearchService, engine: Engine, *, index_present: Callable[[], bool]) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.engine = engine
         self.index_present = index_present
         self.generation = 0
@@ -70,36 +69,12 @@ class FleetSearch:
             return
         await self._locked(lambda: self.inner.start(build_if_missing=build_if_missing))
 
-    async def close(self) -> None:
-        """Release the index and encoder."""
-        await self.inner.close()
-
-    async def ask(self, question: str, top_k: int | None = None) -> Answer:
-        """Answer from the retriever current at call time."""
-        return await self.inner.ask(question, top_k)
-
     async def rebuild(self) -> BuildReport:
         """Build once for the fleet (advisory lock), then announce the new generation."""
         report = await self._locked(self.inner.rebuild)
         self.generation = await asyncio.to_thread(bump_generation, self.engine)
         log.info("index generation %d built here", self.generation)
         return report
-
-    async def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query vectors from the wrapped service."""
-        return await self.inner.embed_queries(texts)
-
-    async def set_faq(self, entries: Sequence[FaqEntry]) -> None:
-        """Give the staff answers to the wrapped service."""
-        await self.inner.set_faq(entries)
-
-    async def match_faq(self, question: str) -> FaqHit | None:
-        """A staff answer matching the question, from the wrapped service."""
-        return await self.inner.match_faq(question)
-
-    def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Give the admins' synonyms to the wrapped service."""
-        self.inner.set_extra_synonyms(pairs)
 
     async def follow(self) -> bool:
         """Load the index again when the fleet moved to a newer generation; True when it did."""

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Gauge, Histogram
 
-if TYPE_CHECKING:
-    import numpy as np
+from bot.scale.wrapping import SearchWrapper
 
-    from bot.search.faq import FaqEntry, FaqHit
-    from bot.search.models import Answer, BuildReport
-    from bot.telegram.deps import Searcher
+if TYPE_CHECKING:
+
+    from bot.search.models import Answer
 
 UPDATES_ENQUEUED = Counter("citizenbot_updates_enqueued_total", "Updates the ingress put in the queue")
 UPDATES_REPLAYED = Counter("citizenbot_updates_replayed_total", "Replayed updates the ingress did not enqueue again")
@@ -29,42 +27,11 @@ OLDEST_WAITING = Gauge("citizenbot_oldest_waiting_seconds", "Age of the oldest u
 INDEX_GENERATION = Gauge("citizenbot_index_generation", "Index generation this worker answers from")
 
 
-class MeteredSearch:
+class MeteredSearch(SearchWrapper):
     """A Searcher that counts answers and abstentions (the bot's handlers stay unaware)."""
-
-    def __init__(self, inner: Searcher) -> None:
-        self.inner = inner
-
-    async def start(self, *, build_if_missing: bool = True) -> None:
-        """Start the wrapped service."""
-        await self.inner.start(build_if_missing=build_if_missing)
-
-    async def close(self) -> None:
-        """Close the wrapped service."""
-        await self.inner.close()
 
     async def ask(self, question: str, top_k: int | None = None) -> Answer:
         """Answer, counting an answer or an abstention."""
         answer = await self.inner.ask(question, top_k)
         (ABSTENTIONS if answer.abstained or not answer.passages else ANSWERS).inc()
         return answer
-
-    async def rebuild(self) -> BuildReport:
-        """Rebuild through the wrapped service."""
-        return await self.inner.rebuild()
-
-    async def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query vectors from the wrapped service."""
-        return await self.inner.embed_queries(texts)
-
-    async def set_faq(self, entries: Sequence[FaqEntry]) -> None:
-        """Give the staff answers to the wrapped service."""
-        await self.inner.set_faq(entries)
-
-    async def match_faq(self, question: str) -> FaqHit | None:
-        """A staff answer matching the question, from the wrapped service."""
-        return await self.inner.match_faq(question)
-
-    def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
-        """Give the admins' synonyms to the wrapped service."""
-        self.inner.set_extra_synonyms(pairs)
