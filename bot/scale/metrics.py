@@ -33,5 +33,6 @@ class MeteredSearch(SearchWrapper):
     async def ask(self, question: str, top_k: int | None = None) -> Answer:
         """Answer, counting an answer or an abstention."""
         answer = await self.inner.ask(question, top_k)
-        (ABSTENTIONS if answer.abstained or not answer.passages else ANSWERS).inc()
+        answered = answer.staff is not None or (not answer.abstained and bool(answer.passages))
+        (ANSWERS if answered else ABSTENTIONS).inc()
         return answer

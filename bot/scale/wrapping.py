@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-    from bot.search.faq import FaqEntry, FaqHit
+    from bot.search.faq import FaqEntry
     from bot.search.models import Answer, BuildReport
     from bot.telegram.deps import Searcher
 
@@ -43,9 +43,6 @@ class SearchWrapper:
         """Give the staff answers to the wrapped service."""
         await self.inner.set_faq(entries)
 
-    async def match_faq(self, question: str) -> FaqHit | None:
-        """A staff answer matching the question, from the wrapped service."""
-        return await self.inner.match_faq(question)
 
     def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Give the admins' synonyms to the wrapped service."""

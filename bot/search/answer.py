@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.search.models import Answer, Passage
+
+if TYPE_CHECKING:
+    from bot.search.faq import FaqHit
 
 ABSTAIN_MESSAGE = (
     "Xin lỗi, các tài liệu hiện có của chương trình không đề cập đến nội dung bạn hỏi, "
@@ -31,3 +36,8 @@ def small_talk_answer(question: str, intent: str, language: str = "vi") -> Answe
     """Small talk or a question about the bot: no passage; the bot replies with its own words."""
     reply = HELP_MESSAGE if intent.startswith("help") else SMALL_TALK_MESSAGE
     return Answer(question, True, reply, [], None, language, intent)
+
+
+def staff_answer(question: str, hit: FaqHit, language: str = "vi") -> Answer:
+    """A staff answer (FAQ) that matched the question: the reply is the entry's answer, no passage."""
+    return Answer(question, False, hit.entry.answer, [], None, language, staff=hit)

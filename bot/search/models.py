@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.search.faq import FaqHit
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Answer:
     highlight: str | None = None  # the answering sentence, an exact substring of passages[0].text
     language: str = "vi"  # the question's language ("vi" or "en"); replies stay in Vietnamese
     intent: str | None = None  # small talk or a question about the bot (intents.py): no passage is given
+    staff: FaqHit | None = None  # a staff answer (FAQ) matched the question: it is the reply, not the passages
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from bot.search.calibration import Calibration, Evidence, fit_calibration, gener
 from bot.search.chat import ChatQuestion, asks_number, prepare
 from bot.search.encoders import Encoder, encoder_name, make_encoder
 from bot.search.errors import IndexIncompatibleError
+from bot.search.faq import FaqIndex
 from bot.search.intents import detect_intent
 from bot.search.lexical import LexicalIndex, plain_tokens, word_tokens
 from bot.search.models import Answer, Passage
@@ -188,9 +189,15 @@ class Retriever:
         """Validate, search and answer (or abstain) with top_k passages best first."""
         return self.ask_many([question], top_k)[0]
 
-    def ask_many(self, questions: Sequence[str], top_k: int | None = None) -> list[Answer]:
-        """Answer several questions with one encoder call (InvalidQuestionError on the first bad one)."""
-        from bot.search.answer import make_answer, small_talk_answer
+    def ask_many(
+        self, questions: Sequence[str], top_k: int | None = None, faq: FaqIndex | None = None
+    ) -> list[Answer]:
+        """Answer several questions with one encoder call (InvalidQuestionError on the first bad one).
+
+        With `faq`, a question that matches a staff answer closely gets it (Answer.staff), matched with the
+        same query vector as the documents: a staff answer costs no second encoder call.
+        """
+        from bot.search.answer import make_answer, small_talk_answer, staff_answer
 
         if self.calibration is None:
             self.calibrate()
@@ -207,6 +214,10 @@ class Retriever:
             intent = intents[n]
             if intent is not None or vectors is None:
                 answers.append(small_talk_answer(question, intent or "", chats[n].language))
+                continue
+            staff = faq.match(question, vectors[todo.index(n)]) if faq is not None and len(faq) else None
+            if staff is not None:
+                answers.append(staff_answer(question, staff, chats[n].language))
                 continue
             order, scores, best_clause, evidence = self._rank(queries[n], vectors[todo.index(n)])
             passages = [

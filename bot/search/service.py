@@ -17,7 +17,7 @@ import numpy as np
 from bot.config import Settings
 from bot.search.encoders import Encoder
 from bot.search.errors import IndexMissingError
-from bot.search.faq import FaqEntry, FaqHit, FaqIndex
+from bot.search.faq import FaqEntry, FaqIndex
 from bot.search.models import Answer, BuildReport
 
 if TYPE_CHECKING:
@@ -115,7 +115,10 @@ class SearchService:
             self._current.set_extra_synonyms(self._extra_synonyms)
 
     async def ask(self, question: str, top_k: int | None = None) -> Answer:
-        """Answer off the event loop with the retriever current at call time (batched with others)."""
+        """Answer off the event loop with the retriever current at call time (batched with others).
+
+        A staff answer that matches the question comes back as `Answer.staff` (one encoder call for both).
+        """
         from bot.text import validate_question
 
         retriever = self._retriever
@@ -135,7 +138,9 @@ class SearchService:
             batch = [p for p in self._pending if p[0] is retriever and p[2] == top_k][:MAX_BATCH]
             self._pending = [p for p in self._pending if not any(p is b for b in batch)]
             try:
-                answers = await asyncio.to_thread(retriever.ask_many, [q for _, q, _, _ in batch], top_k)
+                answers = await asyncio.to_thread(
+                    retriever.ask_many, [q for _, q, _, _ in batch], top_k, self._faq
+                )
             except Exception as exc:  # handed to every caller of the batch
                 for *_, future in batch:
                     if not future.done():
@@ -173,17 +178,9 @@ class SearchService:
         return await asyncio.to_thread(encoder.encode_queries, list(texts))
 
     async def set_faq(self, entries: Sequence[FaqEntry]) -> None:
-        """Replace the staff answers searched before the documents (their questions embedded in a thread)."""
+        """Replace the staff answers `ask` matches before the documents (their questions embedded in a thread)."""
         embed = (await self._encoder_ready()).encode_queries if entries else None
         self._faq = await asyncio.to_thread(FaqIndex, list(entries), embed, self._faq)
-
-    async def match_faq(self, question: str) -> FaqHit | None:
-        """The staff answer to `question` when one matches closely (see bot.search.faq), else None."""
-        faq = self._faq
-        if not len(faq):
-            return None
-        qvec = (await self.embed_queries([question]))[0]
-        return faq.match(question, qvec)
 
     async def close(self) -> None:
         """Drop the retriever and encoder."""

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import numpy as np
     from sqlmodel import Session
 
-    from bot.search.faq import FaqEntry, FaqHit
+    from bot.search.faq import FaqEntry
     from bot.search.models import Answer, BuildReport
 
 DEPS_KEY = "deps"
@@ -63,9 +63,6 @@ class Searcher(Protocol):
         """Replace the staff answers searched before the documents."""
         ...
 
-    async def match_faq(self, question: str) -> FaqHit | None:
-        """The staff answer matching the question closely, if any."""
-        ...
 
     def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Admins' (everyday, formal) wording pairs."""

@@ -75,15 +75,13 @@ async def answer_text(
 
     try:
         question = validate_question(text)
-        staff = await deps(context).search.match_faq(question)
-        answer = None if staff else await _ask_showing_typing(message, deps(context).search.ask(question))
+        answer = await _ask_showing_typing(message, deps(context).search.ask(question))
     except SearchError as exc:
         await message.reply_text(fmt.esc(exc.message), parse_mode=ParseMode.HTML)
         return
-    if staff is not None:
-        await _reply_rated(message, knowledge.staff_answer(staff))
+    if answer.staff is not None:
+        await _reply_rated(message, knowledge.staff_answer(answer.staff))
         return
-    assert answer is not None
     if answer.intent is not None:
         await message.reply_text(_intent_reply(answer.intent), parse_mode=ParseMode.HTML)
         return

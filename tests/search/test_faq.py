@@ -87,19 +87,38 @@ def test_the_same_question_without_diacritics_matches_exactly(encoder: Encoder) 
     assert hit is not None and hit.score == 1.0
 
 
-async def test_the_search_service_matches_only_after_set_faq(
-    encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+class CountingEncoder:
+    """The real encoder, counting its query calls."""
+
+    def __init__(self, inner: Encoder) -> None:
+        self.inner, self.name, self.dim, self.query_calls = inner, inner.name, inner.dim, 0
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.query_calls += 1
+        return self.inner.encode_queries(texts)
+
+    def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        return self.inner.encode_passages(texts, progress=progress)
+
+
+async def test_ask_answers_from_a_staff_answer_with_one_encoder_call(
+    encoder: Encoder, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.search.encoders.make_encoder", lambda settings: encoder)  # the module's model
-    service = SearchService(Settings(_env_file=None))
-    assert await service.match_faq(PARKING[1]) is None  # no entries: nothing embedded, no encoder loaded
+    counting = CountingEncoder(encoder)
+    monkeypatch.setattr("bot.search.encoders.make_encoder", lambda settings: counting)  # the module's model
+    service = SearchService(settings)
+    await service.start()
+    assert (await service.ask(PARKING[1])).staff is None  # no entries yet: the documents answer
     await service.set_faq([entry(7, PARKING[0])])
-    hit = await service.match_faq(PARKING[2])
-    assert hit is not None and hit.entry.id == 7
+    counting.query_calls = 0
+    answer = await service.ask(PARKING[2])
+    assert answer.staff is not None and answer.staff.entry.id == 7 and not answer.abstained
+    assert counting.query_calls == 1  # the staff answer and the documents share one query vector
+    assert (await service.ask("Hà Nội trồng thêm bao nhiêu cây xanh?")).staff is None  # another subject
     vectors = await service.embed_queries(NOISE)
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
     await service.set_faq([])
-    assert await service.match_faq(PARKING[2]) is None
+    assert (await service.ask(PARKING[2])).staff is None
     await service.close()
 
 
