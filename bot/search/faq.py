@@ -73,6 +73,11 @@ class FaqIndex:
         rows = [known[t] for t in self._texts if t in known]
         self._vectors = np.stack(rows) if rows and len(rows) == len(self._texts) else np.zeros((0, 1), np.float32)
 
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every entry's question and variants (the wording people used)."""
+        return tuple(self._texts)
+
     def vectors_by_text(self) -> dict[str, np.ndarray]:
         """The embedded texts and their vectors (reused by the next index)."""
         return dict(zip(self._texts, self._vectors, strict=False)) if len(self._vectors) else {}

@@ -137,6 +137,7 @@ class Retriever:
         self._words_c = LexicalIndex([w for cw in stored.clause_words for w in cw])
         self._plain_sets = [set(plain_syllables(c.text)) for c in stored.chunks]
         self._restorer = Restorer(c.text for c in stored.chunks)
+        self._wording: tuple[str, ...] = ()
         self._corpus_plain = " " + " ".join(plain_syllables(" ".join(c.text for c in stored.chunks))) + " "
         self._starter_rules = load_rules()
         self._gloss = load_rules("english_vi.txt")
@@ -163,6 +164,14 @@ class Retriever:
     def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Admin-added (everyday, formal) pairs, used beside the starter list from the next question on."""
         self._synonyms = [*self._starter_rules, *rules_from_pairs(pairs)]
+
+    def set_wording(self, texts: Sequence[str]) -> None:
+        """Accented questions written by people (staff answers' questions and the residents' wordings they
+        answer) that diacritic restoration learns from besides the documents: a question typed without
+        marks can then be restored to everyday words the documents never use."""
+        if tuple(texts) != self._wording:
+            self._wording = tuple(texts)
+            self._restorer = Restorer([*(c.text for c in self.chunks), *self._wording])
 
     def calibrate(self, prior: dict[str, object] | None = None) -> Calibration:
         """Fit the abstention decision for this index (synthetic questions, see calibration.py) and use it."""

@@ -106,6 +106,7 @@ class SearchService:
         """Swap a retriever in, with the admin-added synonyms (after start, a rebuild or close)."""
         if retriever is not None:
             retriever.set_extra_synonyms(self._extra_synonyms)
+            retriever.set_wording(self._faq.texts)
         self._current = retriever
 
     def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
@@ -181,6 +182,8 @@ class SearchService:
         """Replace the staff answers `ask` matches before the documents (their questions embedded in a thread)."""
         embed = (await self._encoder_ready()).encode_queries if entries else None
         self._faq = await asyncio.to_thread(FaqIndex, list(entries), embed, self._faq)
+        if self._current is not None:
+            await asyncio.to_thread(self._current.set_wording, self._faq.texts)
 
     async def close(self) -> None:
         """Drop the retriever and encoder."""

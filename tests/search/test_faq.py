@@ -114,6 +114,10 @@ async def test_ask_answers_from_a_staff_answer_with_one_encoder_call(
     answer = await service.ask(PARKING[2])
     assert answer.staff is not None and answer.staff.entry.id == 7 and not answer.abstained
     assert counting.query_calls == 1  # the staff answer and the documents share one query vector
+    await service.set_faq([entry(7, PARKING[0]), entry(8, WATER[0], (WATER[1],))])
+    # Typed without marks, in words the documents never use: restored from the staff answers' own wording.
+    unaccented = await service.ask("nha minh mat nuoc may ca ngay thi bao ai sua")
+    assert unaccented.staff is not None and unaccented.staff.entry.id == 8
     assert (await service.ask("Hà Nội trồng thêm bao nhiêu cây xanh?")).staff is None  # another subject
     vectors = await service.embed_queries(NOISE)
     assert vectors.shape == (2, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
