@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 # --code DIR measures another checkout (e.g. the main branch) with this bench, for a baseline in one run.
@@ -51,6 +52,7 @@ RESIDENTS = 2_000
 WARDS = ["Phường Hoàn Kiếm", "Phường Ba Đình", "Phường Láng", "Xã Bát Tràng"]
 ADMIN = Actor(label="bench", role=Role.ADMIN)
 PSEUDO = Pseudonymizer(b"bench-secret-0123456789abcdef")
+WARM_UP = 10  # calls each writer makes before the clock starts
 
 
 @contextmanager
@@ -172,33 +174,42 @@ def run_processes(
     writers: int,
     seconds: float,
 ) -> tuple[int, float, float, int]:
-    """Call the op from `writers` processes (forked; each with its own engine and one connection), as
-    a fleet of workers would; (operations done, elapsed seconds, CPU seconds of the writers, statements)."""
-    context = multiprocessing.get_context("fork")
+    """Call the op from `writers` processes (spawned: fresh interpreters, each with its own engine and one
+    connection), as a fleet of workers would; (operations done, elapsed seconds, CPU seconds of the
+    writers, statements sent)."""
+    context = multiprocessing.get_context("spawn")
     start = context.Barrier(writers + 1)
     results = context.Queue()
-
-    def writer(t: int) -> None:
-        engine = make_engine(url, pool_size=1, max_overflow=0)
-        sent = count_statements(engine)
-        op = make_op(engine, poll)
-        done = 0
-        start.wait()
-        began, cpu = time.perf_counter(), time.process_time()
-        while time.perf_counter() < began + seconds:
-            op(t, done)
-            done += 1
-        results.put((done, time.perf_counter() - began, time.process_time() - cpu, len(sent)))
-        engine.dispose()
-
-    pool = [context.Process(target=writer, args=(t,)) for t in range(writers)]
+    pool = [
+        context.Process(target=_writer, args=(make_op.__name__, url, poll, t, seconds, start, results))
+        for t in range(writers)
+    ]
     for process in pool:
         process.start()
     start.wait()
     reports = [results.get() for _ in pool]
     for process in pool:
         process.join()
-    return sum(r[0] for r in reports), max(r[1] for r in reports), sum(r[2] for r in reports), sum(r[3] for r in reports)
+    done, elapsed = sum(r[0] for r in reports), max(r[1] for r in reports)
+    return done, elapsed, sum(r[2] for r in reports), sum(r[3] for r in reports)
+
+
+def _writer(op_name: str, url: str, poll: polls.PollView, t: int, seconds: float, start: Any, results: Any) -> None:
+    """One writer process: warm up (compiled statements, prepared on the server), wait for the others,
+    then call the op for `seconds`; put (done, elapsed, CPU seconds, statements) in `results`."""
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    op = globals()[op_name](engine, poll)
+    for i in range(WARM_UP):
+        op(1000 + t, i)
+    sent = count_statements(engine)
+    done = 0
+    start.wait()
+    began, cpu = time.perf_counter(), time.process_time()
+    while time.perf_counter() < began + seconds:
+        op(t, done)
+        done += 1
+    results.put((done, time.perf_counter() - began, time.process_time() - cpu, len(sent)))
+    engine.dispose()
 
 
 def cell(backend: str, pg_url: str, mode: str, writers: int, seconds: float) -> tuple[float, float, float, float]:
@@ -209,8 +220,12 @@ def cell(backend: str, pg_url: str, mode: str, writers: int, seconds: float) -> 
         with fresh_database(backend, pg_url) as engine:
             poll = seed(engine)
             if mode == "threads":
+                op = make_op(engine, poll)
+                for t in range(writers):
+                    for i in range(WARM_UP):
+                        op(1000 + t, i)
                 sent = count_statements(engine)
-                done, elapsed, cpu = run(make_op(engine, poll), writers, seconds)
+                done, elapsed, cpu = run(op, writers, seconds)
                 statements = len(sent)
             else:
                 url = engine.url.render_as_string(hide_password=False)
