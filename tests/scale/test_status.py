@@ -41,7 +41,7 @@ def wait_status(fleet: Fleet, check: Callable[[str], bool], timeout: float) -> s
     deadline = time.monotonic() + timeout
     while not check(output := status(fleet)):
         if time.monotonic() > deadline:
-            raise AssertionError(output + "\n" + fleet.log("ingress")[-2000:] + fleet.log("w")[-2000:])
+            raise AssertionError(output + "\n" + "".join(fleet.log(n)[-2000:] for n in ("ingress", "w", "run")))
         time.sleep(1.0)
     return output
 
@@ -92,3 +92,12 @@ def test_status_shows_an_ingress_and_a_worker_then_a_killed_worker_as_lost_until
     assert ingress.wait(timeout=60) == 0
     assert replica_rows(fleet.env["DATABASE_URL"]) == []  # a clean stop is not a lost replica
     assert "0 đang chạy / alive, 0 mất liên lạc / lost" in status(fleet)
+
+
+def test_status_shows_citizenbot_run_on_postgresql(fake: FakeBotApi, fleet: Fleet) -> None:
+    single = fleet.start("run", "run", **BEAT)
+    output = wait_status(fleet, lambda out: "alive" in (line_of(out, "run", single.pid) or ""), START)
+    assert "1 đang chạy / alive, 0 mất liên lạc / lost" in output
+    single.send_signal(signal.SIGTERM)
+    assert single.wait(timeout=120) == 0
+    assert replica_rows(fleet.env["DATABASE_URL"]) == []  # stopped cleanly: gone at once, not lost
