@@ -92,6 +92,14 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="a /gopy or /taokhaosat left this long without an answer ends"
     )
 
+    # --- several processes (citizenbot ingress / worker / run on PostgreSQL) -------------------
+    replica_heartbeat_seconds: float = Field(
+        default=10.0, gt=0, description="seconds between a process's heartbeats; lost after 3 missed beats"
+    )
+    replica_forget_seconds: float = Field(
+        default=600.0, gt=0, description="a lost process's row is deleted after this long without a heartbeat"
+    )
+
     # --- voice messages (optional extra `voice`) ------------------------------------------
     voice_enabled: bool = Field(default=True, description="transcribe voice messages when viet-asr is installed")
     voice_max_seconds: float = Field(default=60.0, gt=0, le=600, description="longest voice message transcribed")

@@ -134,4 +134,9 @@ def _prepare(settings: Settings) -> Application:
         check_fingerprint(engine, load_pseudonymizer(settings))
     except DatabaseUnavailableError as exc:
         log.warning("database unavailable at start (questions still answered): %s", exc.message)
-    return build_application(settings, search=SearchService(settings), engine=engine)
+    application = build_application(settings, search=SearchService(settings), engine=engine)
+    if engine.dialect.name == "postgresql":  # shown by `citizenbot status` beside ingress and workers
+        from bot.scale import heartbeat
+
+        heartbeat.install(application, engine, settings)
+    return application

@@ -15,6 +15,8 @@ from bot.config import Settings
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from bot.scale.status import Status
+
 NO_WEBHOOK_SECRET = (
     "WEBHOOK_SECRET_TOKEN chưa được đặt: mọi bản ingress phải dùng chung một bí mật (1–256 ký tự A-Z a-z 0-9 _ -) "
     "/ WEBHOOK_SECRET_TOKEN is required with --webhook-url and must be the same on every ingress."
@@ -71,22 +73,50 @@ def status() -> None:
     settings = _settings(require_token=False)
     engine = _prepared(settings, "status")
     try:
-        report = read_status(engine)
+        report = read_status(engine, settings)
     finally:
         engine.dispose()
-    oldest = "—" if report.oldest_waiting_seconds is None else f"{report.oldest_waiting_seconds:.1f} s"
-    typer.echo(f"hàng đợi / queued updates: {report.waiting} (cũ nhất / oldest: {oldest})")
-    typer.echo(f"đang xử lý / running jobs: {report.running}; lỗi / failed jobs: {report.failed}")
-    typer.echo(f"worker của hàng đợi / queue workers: {len(report.queue_workers)}")
-    for queue_worker in report.queue_workers:
-        typer.echo(f"  #{queue_worker.id}: heartbeat {queue_worker.seconds_since_heartbeat:.0f} s ago")
-    typer.echo("tiến trình / replicas:")
-    for replica in report.replicas:
-        typer.echo(
-            f"  {replica.kind:7} {replica.name}: heartbeat {replica.seconds_since_heartbeat:.0f} s ago, "
-            f"index generation {replica.index_generation}"
-        )
+    for line in status_lines(report, settings):
+        typer.echo(line)
 
+
+def status_lines(report: Status, settings: Settings) -> list[str]:
+    """What `citizenbot status` prints: the queue, then every process, alive or lost, said plainly."""
+    from bot.scale.store import LOST_AFTER_BEATS
+
+    oldest = "—" if report.oldest_waiting_seconds is None else f"{report.oldest_waiting_seconds:.1f} s"
+    lines = [
+        f"hàng đợi / queued updates: {report.waiting} (cũ nhất / oldest: {oldest})",
+        f"đang xử lý / running jobs: {report.running}; lỗi / failed jobs: {report.failed}",
+    ]
+    live_queue = sum(w.alive for w in report.queue_workers)
+    lines.append(
+        f"worker của hàng đợi / queue workers: {live_queue} đang chạy / alive, "
+        f"{len(report.queue_workers) - live_queue} mất liên lạc / lost"
+    )
+    for queue_worker in report.queue_workers:
+        state = "sống / alive" if queue_worker.alive else "MẤT / LOST  "
+        lines.append(f"  #{queue_worker.id}: {state} heartbeat {queue_worker.seconds_since_heartbeat:.0f} s ago")
+    beat, forget = settings.replica_heartbeat_seconds, settings.replica_forget_seconds
+    alive = [r for r in report.replicas if r.alive]
+    lost = [r for r in report.replicas if not r.alive]
+    lines.append(
+        f"tiến trình / replicas: {len(alive)} đang chạy / alive, {len(lost)} mất liên lạc / lost "
+        f"(heartbeat every {beat:g} s; lost after {LOST_AFTER_BEATS * beat:g} s; forgotten after {forget:g} s)"
+    )
+    for replica in alive:
+        served = f", index generation {replica.index_generation}" if replica.kind == "worker" else ""
+        lines.append(
+            f"  {replica.kind:7} {replica.name}: sống / alive, heartbeat {replica.seconds_since_heartbeat:.0f} s ago"
+            f"{served}"
+        )
+    for replica in lost:
+        left = max(0.0, forget - replica.seconds_since_heartbeat)
+        lines.append(
+            f"  {replica.kind:7} {replica.name}: MẤT / LOST, no heartbeat for {replica.seconds_since_heartbeat:.0f} s "
+            f"(killed, crashed or cut off from the database; forgotten in {left:.0f} s)"
+        )
+    return lines
 
 def _settings(*, require_token: bool) -> Settings:
     """Settings from the environment, or a clear message and exit 2."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +23,8 @@ READ_ONLY = "citizenbot_read_only"
 PG_READ_ONLY = "postgresql_readonly"
 PG_READ_ONLY_SQLSTATE = "25006"
 MIGRATION_LOCK = 7_406_118_001  # PostgreSQL advisory lock key held while migrating
+PING_IDLE_SECONDS = 5.0  # a pooled PostgreSQL connection idle longer than this is pinged before use
+IDLE_SINCE = "citizenbot_idle_since"
 
 
 class SchemaTooNewError(ServiceError):
@@ -95,7 +99,32 @@ def make_engine(target: Settings | str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 30)
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine.dialect))
+    return engine
+
+
+def _note_checkin(dbapi_connection: Any, record: Any) -> None:
+    """Remember when a pooled connection went idle."""
+    record.info[IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Ping a pooled PostgreSQL connection before use only when it sat idle for PING_IDLE_SECONDS.
+
+    `pool_pre_ping` pings on every checkout: one more round trip for every vote. A connection in steady
+    use needs none; one idle long enough for a server restart or a dropped TCP session is pinged, and a
+    dead one is replaced (the pool retries). A connection that breaks within those seconds fails its
+    statement once (DatabaseUnavailableError) and the pool drops every connection of that generation.
+    """
+    idle_since = record.info.get(IDLE_SINCE)
+    if idle_since is None or time.monotonic() - idle_since < PING_IDLE_SECONDS:
+        return
+    try:
+        dialect.do_ping(dbapi_connection)
+    except Exception as exc:
+        raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def is_unavailable(exc: BaseException) -> bool:

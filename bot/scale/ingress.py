@@ -15,7 +15,7 @@ import tornado.web
 from sqlalchemy.engine import Engine
 
 from bot.config import Settings
-from bot.scale import metrics, store
+from bot.scale import heartbeat, metrics, store
 from bot.scale.queue import UPDATE_TASK, UPDATES_QUEUE, chat_lock, chat_of, conninfo, strip_private
 
 log = logging.getLogger(__name__)
@@ -158,14 +158,11 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 async def serve(
     settings: Settings, engine: Engine, *, webhook_url: str | None, listen: str, port: int, health_port: int
 ) -> None:
-    """Run the ingress until SIGTERM/SIGINT: a webhook server, or the long poller (with /healthz)."""
-    from urllib.parse import urlsplit
-
+    """Run the ingress until SIGTERM/SIGINT: a webhook server, or the long poller (with /healthz); its
+    `replica` row beats meanwhile."""
     from telegram import Bot
 
-    from bot.scale.health import serve as serve_http
     from bot.scale.queue import make_queue
-    from bot.services.residents import load_pseudonymizer
 
     assert settings.telegram_bot_token is not None
     stop = asyncio.Event()
@@ -175,20 +172,39 @@ async def serve(
     queue = make_queue(settings)
     bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_api_base_url,
               base_file_url=settings.telegram_api_base_file_url)
-    async with queue.open_async(), bot:
-        ingress = Ingress(queue, load_pseudonymizer(settings))
-        if webhook_url is None:
-            server = serve_http(listen, health_port, lambda: not stop.is_set()) if health_port else None
-            await poll(ingress, settings, engine, bot, stop)
-        else:
-            assert settings.webhook_secret_token is not None
-            secret = settings.webhook_secret_token.get_secret_value()
-            path = "/" + (urlsplit(webhook_url).path.strip("/") or "telegram")
-            route = (path, WebhookHandler, {"ingress": ingress, "secret": secret})
-            server = serve_http(listen, port, lambda: not stop.is_set(), extra=[route])
-            await bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
-            log.info("ingress serving the webhook on %s:%s%s", listen, port, path)
-            await stop.wait()
-        if server is not None:
-            server.stop()
+    name = heartbeat.replica_name()
+    beating = asyncio.create_task(heartbeat.keep_beating(engine, settings, name, "ingress"))
+    try:
+        async with queue.open_async(), bot:
+            await _receive(settings, engine, queue, bot, stop, webhook_url=webhook_url, listen=listen, port=port,
+                           health_port=health_port)
+    finally:
+        await heartbeat.stop_beating(engine, beating, name)
     log.info("ingress stopped")
+
+
+async def _receive(
+    settings: Settings, engine: Engine, queue: Any, bot: Any, stop: asyncio.Event, *,
+    webhook_url: str | None, listen: str, port: int, health_port: int,
+) -> None:
+    """Serve the webhook, or long-poll, until `stop` is set."""
+    from urllib.parse import urlsplit
+
+    from bot.scale.health import serve as serve_http
+    from bot.services.residents import load_pseudonymizer
+
+    ingress = Ingress(queue, load_pseudonymizer(settings))
+    if webhook_url is None:
+        server = serve_http(listen, health_port, lambda: not stop.is_set()) if health_port else None
+        await poll(ingress, settings, engine, bot, stop)
+    else:
+        assert settings.webhook_secret_token is not None
+        secret = settings.webhook_secret_token.get_secret_value()
+        path = "/" + (urlsplit(webhook_url).path.strip("/") or "telegram")
+        route = (path, WebhookHandler, {"ingress": ingress, "secret": secret})
+        server = serve_http(listen, port, lambda: not stop.is_set(), extra=[route])
+        await bot.set_webhook(webhook_url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        log.info("ingress serving the webhook on %s:%s%s", listen, port, path)
+        await stop.wait()
+    if server is not None:
+        server.stop()

@@ -8,16 +8,20 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.config import Settings
 from bot.scale.queue import UPDATE_TASK
 from bot.scale.store import ReplicaView, list_replicas
+from bot.scale.worker import STALLED_AFTER
 
 
 @dataclass(frozen=True)
 class QueueWorker:
-    """A procrastinate worker and its last heartbeat."""
+    """A procrastinate worker and its last heartbeat; not alive after STALLED_AFTER seconds of silence
+    (its running jobs are then retried by another worker)."""
 
     id: int
     seconds_since_heartbeat: float
+    alive: bool
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,8 @@ def queue_depth(engine: Engine) -> tuple[int, float | None]:
     return int(row.n), oldest
 
 
-def read_status(engine: Engine) -> Status:
-    """Read the whole status in a few queries."""
+def read_status(engine: Engine, settings: Settings) -> Status:
+    """Read the whole status in a few queries (replicas judged by the heartbeat settings of `settings`)."""
     waiting, oldest = queue_depth(engine)
     with engine.connect() as connection:
         counts: dict[str, int] = dict(
@@ -67,6 +71,8 @@ def read_status(engine: Engine) -> Status:
         oldest_waiting_seconds=oldest,
         running=int(counts.get("doing", 0)),
         failed=int(counts.get("failed", 0)),
-        queue_workers=[QueueWorker(int(w.id), float(w.age)) for w in workers],
-        replicas=list_replicas(engine),
+        queue_workers=[QueueWorker(int(w.id), float(w.age), float(w.age) <= STALLED_AFTER) for w in workers],
+        replicas=list_replicas(
+            engine, heartbeat=settings.replica_heartbeat_seconds, forget_after=settings.replica_forget_seconds
+        ),
     )

@@ -58,18 +58,29 @@ def prune_seen(engine: Engine) -> int:
     return int(result.rowcount or 0)
 
 
-def beat(engine: Engine, name: str, kind: str, index_generation: int) -> None:
-    """Record that this replica is alive and which index generation it serves."""
-    now = utcnow()
+LOST_AFTER_BEATS = 3  # a replica that missed this many heartbeats in a row is shown as lost
+_DB_NOW = "timezone('utc', now())"  # the database's clock: replicas on machines with skewed clocks agree
+
+
+def beat(engine: Engine, name: str, kind: str, index_generation: int, *, forget_after: float) -> list[str]:
+    """Record that this replica is alive (and the index generation it serves); delete the rows of replicas
+    silent for more than `forget_after` seconds, whoever they were. Return the names deleted."""
     with engine.begin() as connection:
         connection.execute(
             sa.text(
                 "INSERT INTO replica (name, kind, index_generation, started_at, last_seen) "
-                "VALUES (:n, :k, :g, :t, :t) ON CONFLICT (name) DO UPDATE SET "
-                "index_generation = excluded.index_generation, last_seen = excluded.last_seen"
+                f"VALUES (:n, :k, :g, {_DB_NOW}, {_DB_NOW}) ON CONFLICT (name) DO UPDATE SET "
+                "kind = excluded.kind, index_generation = excluded.index_generation, last_seen = excluded.last_seen"
             ),
-            {"n": name, "k": kind, "g": index_generation, "t": now},
+            {"n": name, "k": kind, "g": index_generation},
         )
+        forgotten = connection.execute(
+            sa.text(
+                f"DELETE FROM replica WHERE last_seen < {_DB_NOW} - make_interval(secs => :s) RETURNING name"
+            ),
+            {"s": forget_after},
+        ).scalars().all()
+    return [str(name) for name in forgotten]
 
 
 def forget_replica(engine: Engine, name: str) -> None:
@@ -86,17 +97,23 @@ class ReplicaView:
     kind: str
     index_generation: int
     seconds_since_heartbeat: float
+    alive: bool
 
 
-def list_replicas(engine: Engine) -> list[ReplicaView]:
-    """Every replica that beat in the last hour, most recent first."""
-    now = utcnow()
+def list_replicas(engine: Engine, *, heartbeat: float, forget_after: float) -> list[ReplicaView]:
+    """Every replica not yet forgotten, by kind and name: alive when its last heartbeat is at most
+    LOST_AFTER_BEATS beats old, lost otherwise (rows older than `forget_after` are left out even if no
+    live process has deleted them yet)."""
     with engine.connect() as connection:
         rows = connection.execute(
             sa.text(
-                "SELECT name, kind, index_generation, last_seen FROM replica "
-                "WHERE last_seen > :t ORDER BY last_seen DESC"
+                f"SELECT name, kind, index_generation, extract(epoch FROM {_DB_NOW} - last_seen) AS age "
+                "FROM replica WHERE last_seen >= " + _DB_NOW + " - make_interval(secs => :s) ORDER BY kind, name"
             ),
-            {"t": now - timedelta(hours=1)},
+            {"s": forget_after},
         ).all()
-    return [ReplicaView(r.name, r.kind, r.index_generation, (now - r.last_seen).total_seconds()) for r in rows]
+    lost_after = LOST_AFTER_BEATS * heartbeat
+    return [
+        ReplicaView(r.name, r.kind, int(r.index_generation), max(0.0, float(r.age)), float(r.age) <= lost_after)
+        for r in rows
+    ]

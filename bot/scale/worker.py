@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
-from bot.scale import metrics, store
+from bot.scale import heartbeat, metrics, store
 from bot.scale.queue import BACKGROUND_QUEUE, UPDATE_TASK, UPDATES_QUEUE
 
 if TYPE_CHECKING:
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 HEARTBEAT = 5.0  # seconds between procrastinate worker heartbeats
 STALLED_AFTER = 20.0  # a worker silent this long is dead: its running jobs are retried elsewhere
-REPLICA_BEAT = 10.0  # seconds between this process's row in `replica` (status, index generation)
+FOLLOW_EVERY = 10.0  # seconds between checks for a newer index generation and changed staff answers
 DRAIN_TIMEOUT = 60.0  # on SIGTERM, seconds to let running updates finish
 WARM_UP = "Hà Nội phát triển đô thị thế nào?"
 FAILED_KEPT_HOURS = 24  # failed jobs stay this long for `citizenbot status`, then are deleted
@@ -36,7 +34,7 @@ class WorkerRuntime:
         self.search = search
         self.engine = engine
         self.application = application
-        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.name = heartbeat.replica_name()
         self.ready = False
 
     async def handle_update(self, payload: dict[str, Any]) -> None:
@@ -90,7 +88,9 @@ def register_tasks(queue: Any, runtime: WorkerRuntime) -> None:
     @queue.periodic(cron="* * * * * */5", periodic_id="retry-stalled")
     @queue.task(name="citizenbot.retry_stalled", queue=BACKGROUND_QUEUE, queueing_lock="retry-stalled")
     async def retry_stalled(timestamp: int) -> None:
-        """Put the jobs of dead workers (no heartbeat) back in the queue."""
+        """Put the jobs of dead workers (no heartbeat) back in the queue; then forget the queue's rows of
+        workers dead for longer than REPLICA_FORGET_SECONDS (their jobs, if any, are still retried: a job
+        of a deleted worker has no worker and counts as stalled)."""
         from procrastinate.exceptions import ConnectorException
 
         for job in await queue.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
@@ -99,6 +99,8 @@ def register_tasks(queue: Any, runtime: WorkerRuntime) -> None:
                 await queue.job_manager.retry_job(job)
             except ConnectorException as exc:  # another worker retried it first
                 log.info("job %s not retried here: %s", job.id, exc)
+        forget_after = max(STALLED_AFTER, runtime.settings.replica_forget_seconds)
+        await queue.job_manager.prune_stalled_workers(seconds_since_heartbeat=forget_after)
 
     @queue.periodic(cron="* * * * * */10", periodic_id="outbox")
     @queue.task(name="citizenbot.outbox", queue=BACKGROUND_QUEUE, lock="outbox", queueing_lock="outbox")
@@ -123,9 +125,9 @@ def register_tasks(queue: Any, runtime: WorkerRuntime) -> None:
         await queue.job_manager.delete_old_jobs(nb_hours=FAILED_KEPT_HOURS, include_failed=True)
 
 
-async def _beat_forever(runtime: WorkerRuntime) -> None:
-    """Follow the fleet's index generation and staff answers; keep this worker's `replica` row and the
-    queue gauges fresh."""
+async def _follow_forever(runtime: WorkerRuntime) -> None:
+    """Follow the fleet's index generation and staff answers; keep the queue gauges fresh. (The `replica`
+    heartbeat runs in its own task: loading a new index must not make this worker look lost.)"""
     from bot.scale.status import queue_depth
 
     while True:
@@ -135,14 +137,13 @@ async def _beat_forever(runtime: WorkerRuntime) -> None:
             log.warning("newer index not loaded: %s", exc)
         await runtime.refresh_knowledge()  # a database outage only logs
         try:
-            await asyncio.to_thread(store.beat, runtime.engine, runtime.name, "worker", runtime.index_generation())
             depth, oldest = await asyncio.to_thread(queue_depth, runtime.engine)
             metrics.QUEUE_DEPTH.set(depth)
             metrics.OLDEST_WAITING.set(oldest or 0.0)
             metrics.INDEX_GENERATION.set(runtime.index_generation())
         except Exception as exc:  # the database is down: the queue is down too, procrastinate reports it
-            log.warning("replica heartbeat not written: %s", exc)
-        await asyncio.sleep(REPLICA_BEAT)
+            log.warning("queue gauges not updated: %s", exc)
+        await asyncio.sleep(FOLLOW_EVERY)
 
 
 async def _warm_up(search: Any) -> None:
@@ -187,6 +188,7 @@ async def serve(settings: Settings, engine: Engine, *, concurrency: int, listen:
     await application.initialize()
     server = None
     beating: asyncio.Task[None] | None = None
+    following: asyncio.Task[None] | None = None
     try:
         if application.post_init is not None:
             await application.post_init(application)
@@ -194,7 +196,10 @@ async def serve(settings: Settings, engine: Engine, *, concurrency: int, listen:
         runtime.ready = True
         if health_port:
             server = serve_http(listen, health_port, lambda: runtime.ready)
-        beating = asyncio.create_task(_beat_forever(runtime))
+        beating = asyncio.create_task(
+            heartbeat.keep_beating(engine, settings, runtime.name, "worker", runtime.index_generation)
+        )
+        following = asyncio.create_task(_follow_forever(runtime))
         async with queue.open_async():
             log.info("worker %s handling updates (concurrency %d)", runtime.name, concurrency)
             await queue.run_worker_async(
@@ -209,12 +214,12 @@ async def serve(settings: Settings, engine: Engine, *, concurrency: int, listen:
             )
     finally:
         runtime.ready = False
-        if beating is not None:
-            beating.cancel()
+        if following is not None:
+            following.cancel()
         if server is not None:
             server.stop()
         await application.shutdown()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
-        await asyncio.to_thread(store.forget_replica, engine, runtime.name)
+        await heartbeat.stop_beating(engine, beating, runtime.name)
     log.info("worker %s stopped", runtime.name)

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -64,7 +64,14 @@ def replayed(session: Session, key: str | None, kind: str) -> dict[str, Any] | N
     return replay_of(session.get(IdempotencyRecord, key), kind)
 
 
-def replay_of(record: IdempotencyRecord | None, kind: str) -> dict[str, Any] | None:
+class StoredResult(NamedTuple):
+    """An idempotency record's kind and result, as read by a Core query (see `replay_of`)."""
+
+    kind: str
+    result: dict[str, Any]
+
+
+def replay_of(record: IdempotencyRecord | StoredResult | None, kind: str) -> dict[str, Any] | None:
     """The stored result of an already loaded record (None: not done yet); a key of another kind is refused."""
     if record is None:
         return None
@@ -73,19 +80,49 @@ def replay_of(record: IdempotencyRecord | None, kind: str) -> dict[str, Any] | N
     return dict(record.result)
 
 
+def with_record(write: Any) -> Any:
+    """PostgreSQL: one statement that runs `write` (as a CTE) and inserts its idempotency record, from the
+    bound parameters of `write` plus idem_key, idem_kind, idem_result and idem_created_at. Build it once
+    for a statement built once (see polls), and pass it to `commit_once(with_record=...)`."""
+    table = table_of(IdempotencyRecord)
+    values = {name: sa.bindparam(f"idem_{name}", type_=table.c[name].type) for name in _RECORD_COLUMNS}
+    return postgresql.insert(table).values(values).add_cte(write.cte("write"))
+
+
+_RECORD_COLUMNS = ("key", "kind", "result", "created_at")
+
+
 def commit_once(
-    session: Session, key: str | None, kind: str, result: dict[str, Any], write: Any = None
+    session: Session,
+    key: str | None,
+    kind: str,
+    result: dict[str, Any],
+    write: Any = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    combined: Any = None,
 ) -> dict[str, Any]:
-    """Commit the pending write (and `write`, a statement) with its idempotency record; a concurrent
-    twin's result wins races. On PostgreSQL `write` and the record go in one statement (a CTE)."""
-    combined = key is not None and write is not None and _dialect(session) == "postgresql"
+    """Commit the pending write (and `write`, a statement, with `params`) with its idempotency record; a
+    concurrent twin's result wins races. On PostgreSQL `write` and the record go in one statement: `combined`
+    (`with_record(write)`, built once by the caller) or built here.
+
+    With `params`, `write` is a Core statement built once with bound parameters: it runs on the session's
+    connection, without the ORM's per-statement work (nothing it changes is loaded in the session).
+    """
+    together = key is not None and write is not None and _dialect(session) == "postgresql"
     try:
-        if combined:
-            record = {"key": key, "kind": kind, "result": result, "created_at": utcnow()}
-            write = postgresql.insert(table_of(IdempotencyRecord)).values(record).add_cte(write.cte("write"))
-        if write is not None:
-            session.execute(write)
-        if key is not None and not combined:
+        if together:
+            stamp = utcnow()
+            record = {"idem_key": key, "idem_kind": kind, "idem_result": result, "idem_created_at": stamp}
+            statement, values = combined if combined is not None else with_record(write), {**(params or {}), **record}
+        else:
+            statement, values = write, dict(params or {})
+        if statement is not None:
+            if params is not None:
+                session.connection().execute(statement, values)
+            else:
+                session.execute(statement, values or None)
+        if key is not None and not together:
             session.add(IdempotencyRecord(key=key, kind=kind, result=result, created_at=utcnow()))
         session.commit()
     except sa.exc.IntegrityError:

@@ -8,21 +8,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from bot.db.models import IdempotencyRecord, Poll, PollOption, Resident, Vote
 from bot.services._base import (
+    StoredResult,
     check_key,
     commit_once,
     guarded,
     now_utc,
     replay_of,
     table_of,
-    upsert_statement,
+    with_record,
 )
 from bot.services.audit import AuditAction, record_audit
 from bot.services.errors import (
@@ -119,7 +120,7 @@ class PollResults:
     by_ward: tuple[WardCount, ...]
 
 
-def _state(poll: Poll, now: datetime) -> PollState:
+def _state(poll: _Schedule, now: datetime) -> PollState:
     """Scheduled, open or closed at `now`."""
     if poll.closed_at is not None or (poll.closes_at is not None and poll.closes_at <= now):
         return PollState.CLOSED
@@ -270,7 +271,7 @@ def polls_for_resident(*, session: Session, pseudonym: str, now: datetime | None
     ]
 
 
-def _check_open(poll: Poll, now: datetime) -> None:
+def _check_open(poll: _Schedule, now: datetime) -> None:
     """PollNotOpenError / PollClosedError unless open at `now`."""
     state = _state(poll, now)
     if state is PollState.SCHEDULED:
@@ -279,7 +280,7 @@ def _check_open(poll: Poll, now: datetime) -> None:
         raise PollClosedError()
 
 
-def _check_scope(poll: Poll, ward: str | None) -> None:
+def _check_scope(poll: _Schedule, ward: str | None) -> None:
     """OutOfScopeError unless the poll is city-wide or the resident's ward is in its scope."""
     if not poll.wards:
         return
@@ -297,12 +298,35 @@ def _current_choice(session: Session, poll_id: int, resident_id: int) -> int | N
     return session.execute(stmt).scalar_one_or_none()
 
 
+class _Schedule(Protocol):
+    """What the vote's checks read of a poll: its schedule and scope (a Poll, or the vote's one read)."""
+
+    @property
+    def opens_at(self) -> datetime: ...
+    @property
+    def closes_at(self) -> datetime | None: ...
+    @property
+    def closed_at(self) -> datetime | None: ...
+    @property
+    def wards(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class _PollRow:
+    """A poll's schedule and scope as the vote's one read returns them."""
+
+    opens_at: datetime
+    closes_at: datetime | None
+    closed_at: datetime | None
+    wards: list[str]
+
+
 @dataclass(frozen=True)
 class _Ballot:
     """What a vote or withdrawal checks, read in one statement; None/False where a row is missing."""
 
-    record: IdempotencyRecord | None
-    poll: Poll | None
+    record: StoredResult | None
+    poll: _PollRow | None
     resident_id: int | None
     ward: str | None
     consented: bool
@@ -312,10 +336,16 @@ class _Ballot:
 
 @functools.cache
 def _ballot_statement() -> Any:
-    """The one read of a vote, built once (parameters: key, poll_id, pseudonym, option_id; NULL matches nothing)."""
+    """The one read of a vote, built once, in Core (columns, no ORM entities: nothing to load into the
+    session). Parameters: key, poll_id, pseudonym, option_id; NULL matches nothing."""
     poll_id = sa.bindparam("poll_id", type_=sa.Integer)
-    locked = sa.select(Poll).where(col(Poll.id) == poll_id).with_for_update(read=True).subquery("p")
-    poll = aliased(Poll, locked)
+    polls_t, records = table_of(Poll), table_of(IdempotencyRecord)
+    locked = (
+        sa.select(polls_t.c.id, polls_t.c.opens_at, polls_t.c.closes_at, polls_t.c.closed_at, polls_t.c.wards)
+        .where(polls_t.c.id == poll_id)
+        .with_for_update(read=True)
+        .subquery("p")
+    )
     option = sa.bindparam("option_id", type_=sa.Integer)
     belongs = sa.exists().where(col(PollOption.id) == option, col(PollOption.poll_id) == poll_id)
     current = sa.select(col(Vote.option_id)).where(
@@ -323,8 +353,13 @@ def _ballot_statement() -> Any:
     )
     return (
         sa.select(
-            IdempotencyRecord,
-            poll,
+            records.c.kind,
+            records.c.result,
+            locked.c.id,
+            locked.c.opens_at,
+            locked.c.closes_at,
+            locked.c.closed_at,
+            locked.c.wards,
             col(Resident.id),
             col(Resident.ward),
             may_process(Purpose.POLLS),
@@ -332,10 +367,9 @@ def _ballot_statement() -> Any:
             current.scalar_subquery(),
         )
         .select_from(sa.select(sa.literal(1).label("one")).subquery("one"))
-        .outerjoin(IdempotencyRecord, col(IdempotencyRecord.key) == sa.bindparam("key", type_=sa.String))
-        .outerjoin(poll, sa.true())
+        .outerjoin(records, records.c.key == sa.bindparam("key", type_=sa.String))
+        .outerjoin(locked, sa.true())
         .outerjoin(Resident, col(Resident.pseudonym) == sa.bindparam("pseudonym", type_=sa.String))
-        .execution_options(populate_existing=True)
     )
 
 
@@ -345,9 +379,17 @@ def _ballot(
     """One round trip: the key's record, the poll (shared-locked against a concurrent close), the resident
     with their POLLS consent, whether `option_id` belongs to the poll, and the current choice."""
     params = {"key": key, "poll_id": poll_id, "pseudonym": pseudonym, "option_id": option_id}
-    row = session.execute(_ballot_statement(), params).one()
-    record, poll, resident_id, ward, consented, option_ok, previous = row
-    return _Ballot(record, poll, resident_id, ward, bool(consented), bool(option_ok), previous)
+    row = session.connection().execute(_ballot_statement(), params).one()
+    kind, result, found, opens, closes, closed, wards, resident_id, ward, consented, option_ok, previous = row
+    return _Ballot(
+        None if kind is None else StoredResult(kind, result),
+        None if found is None else _PollRow(opens, closes, closed, list(wards or [])),
+        resident_id,
+        ward,
+        bool(consented),
+        bool(option_ok),
+        previous,
+    )
 
 
 def _prepare(
@@ -378,6 +420,40 @@ def _prepare(
     return ballot
 
 
+@functools.cache
+def _vote_write(dialect: str) -> tuple[Any, Any]:
+    """A vote's upsert, built once per backend, and (PostgreSQL) the same with its idempotency record.
+    Parameters: v_poll, v_option, v_resident, v_ward, v_stamp."""
+    table = table_of(Vote)
+    stamp = sa.bindparam("v_stamp", type_=table.c.created_at.type)
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(
+        poll_id=sa.bindparam("v_poll", type_=sa.Integer),
+        option_id=sa.bindparam("v_option", type_=sa.Integer),
+        resident_id=sa.bindparam("v_resident", type_=sa.Integer),
+        ward=sa.bindparam("v_ward", type_=table.c.ward.type),
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    write = insert.on_conflict_do_update(
+        index_elements=["poll_id", "resident_id"],
+        set_={"option_id": insert.excluded.option_id, "ward": insert.excluded.ward,
+              "updated_at": insert.excluded.updated_at},
+    )
+    return write, with_record(write) if dialect == "postgresql" else None
+
+
+@functools.cache
+def _withdraw_write(dialect: str) -> tuple[Any, Any]:
+    """A withdrawal's delete, built once per backend, and (PostgreSQL) the same with its idempotency record.
+    Parameters: v_poll, v_resident."""
+    table = table_of(Vote)
+    write = sa.delete(table).where(
+        table.c.poll_id == sa.bindparam("v_poll", type_=sa.Integer),
+        table.c.resident_id == sa.bindparam("v_resident", type_=sa.Integer),
+    )
+    return write, with_record(write) if dialect == "postgresql" else None
+
+
 @guarded
 def cast_vote(
     *,
@@ -392,24 +468,18 @@ def cast_vote(
     ballot = _prepare(session, pseudonym, poll_id, idempotency_key, option_id, now)
     if not isinstance(ballot, _Ballot):
         return VoteResult(**ballot)
-    stamp = now_utc(None)
-    values = {
-        "poll_id": poll_id,
-        "option_id": option_id,
-        "resident_id": ballot.resident_id,
-        "ward": ballot.ward,
-        "created_at": stamp,
-        "updated_at": stamp,
+    write, combined = _vote_write(session.get_bind().dialect.name)
+    params = {
+        "v_poll": poll_id,
+        "v_option": option_id,
+        "v_resident": ballot.resident_id,
+        "v_ward": ballot.ward,
+        "v_stamp": now_utc(None),
     }
-    write = upsert_statement(
-        session,
-        table_of(Vote),
-        values,
-        ["poll_id", "resident_id"],
-        {"option_id": option_id, "ward": ballot.ward, "updated_at": stamp},
-    )
     result = {"poll_id": poll_id, "option_id": option_id, "previous_option_id": ballot.previous}
-    return VoteResult(**commit_once(session, idempotency_key, "vote", result, write))
+    return VoteResult(
+        **commit_once(session, idempotency_key, "vote", result, write, params=params, combined=combined)
+    )
 
 
 @guarded
@@ -425,9 +495,12 @@ def withdraw_vote(
     ballot = _prepare(session, pseudonym, poll_id, idempotency_key, None, now)
     if not isinstance(ballot, _Ballot):
         return VoteResult(**ballot)
-    write = sa.delete(Vote).where(col(Vote.poll_id) == poll_id, col(Vote.resident_id) == ballot.resident_id)
+    write, combined = _withdraw_write(session.get_bind().dialect.name)
+    params = {"v_poll": poll_id, "v_resident": ballot.resident_id}
     result = {"poll_id": poll_id, "option_id": None, "previous_option_id": ballot.previous}
-    return VoteResult(**commit_once(session, idempotency_key, "vote", result, write))
+    return VoteResult(
+        **commit_once(session, idempotency_key, "vote", result, write, params=params, combined=combined)
+    )
 
 
 @guarded

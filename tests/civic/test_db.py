@@ -279,3 +279,23 @@ def test_the_write_after_a_long_read_gets_its_own_transaction(database_url: str)
         assert actions == ["test-1", "test-2"]
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_pooled_connection_killed_while_idle_is_replaced_without_an_error(
+    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server connection to lose")
+    import bot.db.engine as engine_module
+
+    with session_scope(engine) as session:
+        pid = session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    killer = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with killer.connect() as connection:  # a server restart or a dropped TCP session, for this connection
+        assert connection.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar_one()
+    killer.dispose()
+    monkeypatch.setattr(engine_module, "PING_IDLE_SECONDS", 0.0)  # it has been idle long enough
+    with session_scope(engine) as session:  # the resident's next write works: the dead connection was replaced
+        residents.ensure_resident(session=session, pseudonym="a" * 64)
+        assert session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() != pid
