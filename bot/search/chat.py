@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from bot.text import has_diacritics, normalize, plain_syllables, strip_diacritics
+from bot.text import has_diacritics, normalize, plain_syllables, strip_diacritics, syllables
 
 _TOKEN_RE = re.compile(r"\w+(?:[.\-]\w+)*|[^\w\s]", re.UNICODE)
 _NO_SPACE_BEFORE = re.compile(r" ([,.;:!?)\]…])")
@@ -125,6 +125,8 @@ _QUESTION_CUES = (
 # Diacritic-stripped cues of a question asking for a number, an amount or a date.
 _NUMBER_CUES = ("bao nhieu", "nam nao", "bao gio", "khi nao", "ty le", "phan tram", "how many",
                 "how much", "when", "what year")  # fmt: skip
+# Diacritic-stripped sentence-final particles of a yes/no question (general usage).
+_YES_NO_TAILS = frozenset(["không", "chưa", "hả", "à", "chứ", "nhỉ", "hông", "hở"])
 FOCUS_MIN_SYLLABLES = 25
 MAX_MARKED_SHARE = 0.2
 
@@ -363,9 +365,27 @@ def _asks(sentence: str) -> bool:
 
 
 def asks_number(text: str) -> bool:
-    """True if the question asks for a number, an amount or a date."""
+    """True if the question asks for a number, an amount or a date.
+
+    "mấy" asks a number ("có mấy chỉ tiêu?") except in a yes/no question, where it is the plural
+    determiner of everyday speech ("mấy tỉnh quanh đây có … không?", "mấy ông trên", "… hả?").
+    """
     padded = " " + " ".join(plain_syllables(text)) + " "
-    return " mấy " in f" {text.lower()} " or any(f" {cue} " in padded for cue in _NUMBER_CUES)
+    if any(f" {cue} " in padded for cue in _NUMBER_CUES):
+        return True
+    for sentence in _SENTENCE_RE.findall(text.lower()):
+        if " mấy " in f" {sentence} " and not _yes_no(sentence):
+            return True
+    return False
+
+
+def _yes_no(sentence: str) -> bool:
+    """True if the sentence is a yes/no question ("có … không", "… chưa", "… hả", "phải không")."""
+    marked = syllables(sentence)
+    padded = " " + " ".join(plain_syllables(sentence)) + " "
+    if marked and marked[-1] in _YES_NO_TAILS:
+        return True
+    return " co " in padded and (" khong " in padded or " chua " in padded)
 
 
 def find_focus(text: str) -> str:

@@ -41,7 +41,8 @@ NAME_PENALTY = 1.5
 # A passage of a document about another city or province, for a question naming no other place: the bot
 # answers from documents about its home place (or about no place), so such passages go last.
 AWAY_PENALTY = 100.0
-SIGNAL_WEIGHTS = (1.0, 1.0, 1.0)  # e5 cosine, stripped-syllable BM25, word BM25
+SIGNAL_WEIGHTS = (1.0, 1.0, 1.0)
+SAME_TEXT = 0.9999  # cosine of a text with itself (embedded in another batch)  # e5 cosine, stripped-syllable BM25, word BM25
 STOP_SYLLABLES = frozenset(
     [
         "la",
@@ -313,7 +314,9 @@ class Retriever:
         )
         if asks_number(query.chat.focus) and not any(ch.isdigit() for ch in clause_text):
             evidence = dataclasses.replace(evidence, unmet_number=1.0)
-        off_topic = float((self._off_topic_vectors() @ qvec).max())
+        generic = self._off_topic_vectors() @ qvec
+        generic[generic > SAME_TEXT] = -1.0  # a generic question itself is judged against the others
+        off_topic = float(generic.max())
         evidence = dataclasses.replace(evidence, off_topic=off_topic - cosine)
         return [int(cand[i]) for i in order_local], fused[order_local], best_clause, evidence
 
