@@ -492,7 +492,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("## Misses\n")
         print(misses_report(outcomes), "\n")
     failures = target_failures(metrics, args.split or "all")
-    print(f"Targets ({args.split or 'all'}): " + ("all met" if not failures else "NOT met: " + "; ".join(failures)))
+    verdict = "all met" if not failures else "NOT met: " + "; ".join(failures)
+    print(f"Targets ({args.split or 'all'}): {verdict}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {key: value for key, value in result.items() if key != "outcomes"}

@@ -18,9 +18,14 @@ from bot.text import strip_diacritics, syllables
 SMALL_TALK = ("about_bot", "insult", "joke", "smalltalk", "thanks", "goodbye", "greeting")  # by priority
 HELP = ("help_erase", "help_follow", "help_poll", "help_feedback", "help")  # by priority
 HOW = "how"
+ADDRESSED = "addressed"  # the message speaks of the bot itself ("qua bot", "ở đây", "trên này")
+CUES = (HOW, ADDRESSED)
 MAX_LEFT_SMALL_TALK = 2
 MAX_LEFT_ABOUT_BOT = 4  # "bot ngu thế, trả lời chẳng đúng gì cả" is still an insult
 MAX_LEFT_HELP = 4
+MAX_LEFT_HELP_ADDRESSED = 8  # "tôi muốn gửi ảnh chỗ ổ gà trước cửa nhà qua bot thì làm sao"
+ROOMY = ("about_bot", "insult", "smalltalk")  # a personal question to the bot may name what it is about
+ASKING = frozenset(["hỏi", "?"])  # "chào bạn, cho hỏi về metro" is a question, not a greeting
 MAX_SYLLABLES = 30
 FILLERS = frozenset(
     [
@@ -68,6 +73,7 @@ FILLERS = frozenset(
         "của",
         "nữa",
         "rồi",
+        "chưa",
         "đi",
         "à",
         "hả",
@@ -175,11 +181,15 @@ def detect_intent(chat: ChatQuestion, table: IntentTable | None = None) -> str |
                 found.add(name)
     fillers = {fold(f) for f in FILLERS}
     left = sum(1 for w, u in zip(seq, used, strict=True) if not u and w not in fillers and not w.isdigit())
+    help_limit = MAX_LEFT_HELP_ADDRESSED if ADDRESSED in found else MAX_LEFT_HELP
     for name in HELP:
-        if name in found and (HOW in found or left == 0) and left <= MAX_LEFT_HELP:
+        if name in found and (HOW in found or left == 0) and left <= help_limit:
             return name
+    asks = any(fold(w) in ASKING for w in seq) or "?" in chat.text
     for name in SMALL_TALK:
-        limit = MAX_LEFT_ABOUT_BOT if name in ("about_bot", "insult") else MAX_LEFT_SMALL_TALK
+        limit = MAX_LEFT_ABOUT_BOT if name in ROOMY else MAX_LEFT_SMALL_TALK
+        if name not in ROOMY and asks and left > 0:
+            continue  # a greeting or thanks that goes on to ask something is a question
         if name in found and left <= limit:
             return name
     return None
