@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from bot.search.encoders import Encoder
     from bot.search.store import StoredIndex
 
-FEATURES = ("cosine", "dense_z", "coverage", "known", "bm25", "unmet_number")
+FEATURES = ("cosine", "dense_z", "coverage", "known", "bm25", "unmet_number", "clause_coverage")
 PRIOR = "calibration_prior.json"
 # A question closer (e5 cosine) to one of the generic out-of-scope questions than to the best clause by
 # more than this is off topic (dev split: no answerable question above 0.045; weather, exchange rates,
@@ -64,6 +64,7 @@ class Evidence:
     name_missing: bool  # the question names a place the top passage's document never mentions
     away: bool = False  # the top passage's document is about another city or province
     off_topic: float = -1.0  # cosine to the nearest generic out-of-scope question minus the best clause's
+    clause_coverage: float = 0.0  # like coverage, in the best clause only (a detail it lacks is not there)
 
     def vector(self) -> np.ndarray:
         """The continuous features, in FEATURES order."""

@@ -97,6 +97,13 @@ def test_number_questions_are_recognised_on_marks() -> None:
     assert not asks_number("Nhà máy có phải di dời không?")
 
 
+def test_may_in_a_yes_no_question_is_a_plural_not_a_number_question() -> None:
+    assert asks_number("Quận này có mấy trường học?")
+    assert asks_number("có mấy chỉ tiêu ạ?")
+    assert not asks_number("Mấy ông cán bộ phường có biết chuyện này không?")
+    assert not asks_number("Mấy tuyến xe buýt điện chạy rồi hả?")
+
+
 def test_table_parses_comments_case_and_phrases() -> None:
     table = parse_table("# chú thích\nko | K = không  # ghi chú\nHN = Hà Nội\nbao h = bao giờ\n")
     assert table.folded == {"ko": "không"}
