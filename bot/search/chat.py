@@ -9,6 +9,7 @@ must be a real Vietnamese syllable (underthesea's word list), so ordinary words 
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -127,6 +128,20 @@ _NUMBER_CUES = ("bao nhieu", "nam nao", "bao gio", "khi nao", "ty le", "phan tra
                 "how much", "when", "what year")  # fmt: skip
 # Diacritic-stripped sentence-final particles of a yes/no question (general usage).
 _YES_NO_TAILS = frozenset(["không", "chưa", "hả", "à", "chứ", "nhỉ", "hông", "hở"])
+# Diacritic-stripped cues of a question asking for a date or a year: the answer must hold one.
+_DATE_CUES = ("nam nao", "bao gio", "khi nao", "ngay nao", "thang nao", "luc nao", "thoi diem nao",
+              "when", "what year")  # fmt: skip
+# Units a question may ask its number in (diacritic-stripped cue → forms the answer would write).
+_UNITS = {
+    "usd": ("usd", "do la", "$"), "do la": ("usd", "do la", "$"), "phan tram": ("%", "phan tram"),
+    "km": ("km", "ki lo met", "cay so"), "cay so": ("km", "ki lo met", "cay so"), "hec ta": ("ha", "hec ta"),
+    "ty dong": ("ty",), "nghin ty": ("ty",), "trieu dong": ("trieu",), "m2": ("m2", "met vuong"),
+    "met vuong": ("m2", "met vuong"), "percent": ("%", "phan tram"),
+}  # fmt: skip
+# Kinds of thing whose answer is a name ("huyện nào", "những nhà máy nào"): the answer must name one.
+_NAMED_KINDS = ("huyen", "quan", "xa", "phuong", "tinh", "thanh pho", "nha may", "truong", "benh vien",
+                "cong ty", "doanh nghiep", "du an", "tuyen", "duong", "cau", "khu", "co so", "which")  # fmt: skip
+_YEAR_RE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}/\d{1,2}\b")
 FOCUS_MIN_SYLLABLES = 25
 MAX_MARKED_SHARE = 0.2
 
@@ -377,6 +392,29 @@ def asks_number(text: str) -> bool:
         if " mấy " in f" {sentence} " and not _yes_no(sentence):
             return True
     return False
+
+
+def unmet_answer(question: str, answer: str) -> bool:
+    """True when the question asks for something the answering text cannot hold: a number (no digit), a
+    date (no year or day), an amount in a unit it never writes (USD, %, km …), or which named
+    district, plant, project … (no capitalised name)."""
+    padded = " " + " ".join(plain_syllables(question)) + " "
+    text = " " + " ".join(plain_syllables(answer)) + " "
+    if asks_number(question) and not any(ch.isdigit() for ch in answer):
+        return True
+    if any(f" {cue} " in padded for cue in _DATE_CUES) and not _YEAR_RE.search(answer):
+        return True
+    for cue, forms in _UNITS.items():
+        if f" {cue} " in padded and not any(f" {f} " in text or (f in "%$" and f in answer) for f in forms):
+            return True
+    if any(f" {kind} nao " in padded for kind in _NAMED_KINDS) or " danh sach " in padded:
+        return not _has_name(answer)
+    return False
+
+
+def _has_name(text: str) -> bool:
+    """True if the text names something: two capitalised words in a row ("Gia Lâm", "Đông Anh")."""
+    return any(a[:1].isupper() and b[:1].isupper() for a, b in itertools.pairwise(text.split()))
 
 
 def _yes_no(sentence: str) -> bool:

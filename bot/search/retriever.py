@@ -21,7 +21,7 @@ import numpy as np
 
 from bot.config import Settings
 from bot.search.calibration import Calibration, Evidence, fit_calibration, generic_out_of_scope
-from bot.search.chat import ChatQuestion, asks_number, prepare
+from bot.search.chat import ChatQuestion, prepare, unmet_answer
 from bot.search.encoders import Encoder, encoder_name, make_encoder
 from bot.search.errors import IndexIncompatibleError
 from bot.search.intents import detect_intent
@@ -312,7 +312,7 @@ class Retriever:
         evidence = self._evidence(
             query, top, cosine, dense_z, float(best_raw[1][order_local[0]]), bool(lacks[order_local[0]])
         )
-        if asks_number(query.chat.focus) and not any(ch.isdigit() for ch in clause_text):
+        if unmet_answer(query.chat.focus, clause_text):
             evidence = dataclasses.replace(evidence, unmet_number=1.0)
         generic = self._off_topic_vectors() @ qvec
         generic[generic > SAME_TEXT] = -1.0  # a generic question itself is judged against the others
