@@ -105,3 +105,8 @@ def test_usage_questions_in_everyday_wording_get_the_bots_help(text: str, expect
 )
 def test_everyday_questions_about_the_city_stay_questions(text: str) -> None:
     assert intent(text) is None
+
+
+def test_chat_shorthand_does_not_swallow_unaccented_words() -> None:
+    # "ty" (thank you) would read "tỷ" typed without marks: it is not in the table.
+    assert intent("ty gia do la my hom nay") is None
