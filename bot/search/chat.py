@@ -142,6 +142,7 @@ _UNITS = {
 _NAMED_KINDS = ("huyen", "quan", "xa", "phuong", "tinh", "thanh pho", "nha may", "truong", "benh vien",
                 "cong ty", "doanh nghiep", "du an", "tuyen", "duong", "cau", "khu", "co so", "which")  # fmt: skip
 _YEAR_RE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}/\d{1,2}\b")
+MIN_FOREIGN = 0.25  # share of non-Vietnamese words an English message has at least
 FOCUS_MIN_SYLLABLES = 25
 MAX_MARKED_SHARE = 0.2
 
@@ -366,9 +367,11 @@ def detect_language(text: str) -> str:
     if not words or any(has_diacritics(w) for w in words):
         return "vi"
     lows = [w.lower() for w in words]
-    english = sum(w in _ENGLISH for w in lows)
-    foreign = sum(not is_syllable(w) for w in lows)
-    return "en" if english >= 2 or (english >= 1 and foreign / len(lows) >= 0.5) else "vi"
+    english = len({w for w in lows if w in _ENGLISH})  # distinct: "can … can" is "cần … cần"
+    foreign = sum(not is_syllable(w) for w in lows) / len(lows)
+    # Unaccented Vietnamese reads as English words now and then ("can", "the", "me"): an English message
+    # also has words that are no Vietnamese syllable at all.
+    return "en" if (english >= 2 and foreign >= MIN_FOREIGN) or (english >= 1 and foreign >= 0.5) else "vi"
 
 
 def _asks(sentence: str) -> bool:

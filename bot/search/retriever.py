@@ -314,6 +314,8 @@ class Retriever:
         )
         if unmet_answer(query.chat.focus, clause_text):
             evidence = dataclasses.replace(evidence, unmet_number=1.0)
+        clause_cover = self._coverage(query, set(plain_syllables(clause_text)))
+        evidence = dataclasses.replace(evidence, clause_coverage=clause_cover)
         generic = self._off_topic_vectors() @ qvec
         generic[generic > SAME_TEXT] = -1.0  # a generic question itself is judged against the others
         off_topic = float(generic.max())
@@ -342,17 +344,12 @@ class Retriever:
     ) -> Evidence:
         """Abstention features for the top passage (after normalisation and synonyms)."""
         english = query.chat.language == "en"
-        asked = query.extra if english else f"{query.chat.text} {query.extra}"
-        content = [s for s in plain_syllables(asked) if s not in STOP_SYLLABLES and not s.isdigit()]
-        weights = [self._plain_p.idf(s) for s in content]
-        total = sum(weights) or 1.0
-        found = self._plain_sets[top]
-        coverage = sum(w for s, w in zip(content, weights, strict=True) if s in found) / total
+        content = self._content(query)
         known = sum(1 for s in content if self._plain_p.known(s)) / (len(content) or 1)
         return Evidence(
             cosine=cosine,
             dense_z=dense_z,
-            coverage=coverage if content else 0.0,
+            coverage=self._coverage(query, self._plain_sets[top]),
             known=known if content else 0.0,
             bm25=bm25,
             unmet_number=0.0,
@@ -361,6 +358,19 @@ class Retriever:
             name_missing=name_missing,
             away=bool(self._away[top]),
         )
+
+    def _content(self, query: Query) -> list[str]:
+        """The question's content syllables (stripped) with its formal wording, function words left out."""
+        asked = query.extra if query.chat.language == "en" else f"{query.chat.text} {query.extra}"
+        return [s for s in plain_syllables(asked) if s not in STOP_SYLLABLES and not s.isdigit()]
+
+    def _coverage(self, query: Query, found: set[str]) -> float:
+        """idf-weighted share of the question's content syllables found in a text's syllables."""
+        content = self._content(query)
+        if not content:
+            return 0.0
+        weights = [self._plain_p.idf(s) for s in content]
+        return sum(w for s, w in zip(content, weights, strict=True) if s in found) / (sum(weights) or 1.0)
 
     def _unknown_name(self, question: str) -> bool:
         """True if the question names (capitalised, 2+ syllables) something the corpus never mentions."""
