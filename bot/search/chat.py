@@ -142,6 +142,11 @@ _UNITS = {
 _NAMED_KINDS = ("huyen", "quan", "xa", "phuong", "tinh", "thanh pho", "nha may", "truong", "benh vien",
                 "cong ty", "doanh nghiep", "du an", "tuyen", "duong", "cau", "khu", "co so", "which")  # fmt: skip
 _YEAR_RE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}/\d{1,2}\b")
+# Diacritic-stripped words that frame a question without saying what it is about (general usage).
+_FRAME = frozenset(
+    "cu the la gi nao vay sao ra co khong cho hoi toi minh em anh chi ban a nhe nhi xin duoc chua nhu "
+    "day ay ha biet muon the ai o dau khi bao gio nhieu thi".split()
+)
 MIN_FOREIGN = 0.25  # share of non-Vietnamese words an English message has at least
 FOCUS_MIN_SYLLABLES = 25
 MAX_MARKED_SHARE = 0.2
@@ -438,8 +443,8 @@ def find_focus(text: str) -> str:
         return text
     asking = [n for n, s in enumerate(sentences) if _asks(s)]
     start = asking[-1] if asking else len(sentences) - 1
-    if start > 0 and len(plain_syllables(sentences[start])) < 6:
-        start -= 1  # "Xin hỏi?" alone says little: keep the sentence before it
+    if start > 0 and sum(s not in _FRAME for s in plain_syllables(sentences[start])) < 3:
+        start -= 1  # "Xin hỏi?", "Cụ thể là thế nào vậy?" alone say little: keep the sentence before
     return " ".join(sentences[start:])
 
 

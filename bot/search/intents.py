@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib import resources
 
 from bot.search.chat import ChatQuestion
-from bot.text import strip_diacritics, syllables
+from bot.text import has_diacritics, strip_diacritics, syllables
 
 SMALL_TALK = ("about_bot", "insult", "joke", "smalltalk", "thanks", "goodbye", "greeting")  # by priority
 HELP = ("help_erase", "help_follow", "help_poll", "help_feedback", "help")  # by priority
@@ -168,8 +168,15 @@ def detect_intent(chat: ChatQuestion, table: IntentTable | None = None) -> str |
     seq = [fold(w) for w in words]
     used = [False] * len(seq)
     found: set[str] = set()
+    # Typed without marks, a one-word phrase with marks is ambiguous ("dốt"/"đột", "đần"/"dân"): skipped.
+    folding = chat.unaccented or chat.language == "en"
     ordered = sorted(
-        ((name, tuple(fold(s) for s in p)) for name, ps in table.phrases.items() for p in ps),
+        (
+            (name, tuple(fold(s) for s in p))
+            for name, ps in table.phrases.items()
+            for p in ps
+            if not (folding and len(p) == 1 and has_diacritics(p[0]))
+        ),
         key=lambda item: len(item[1]),
         reverse=True,
     )

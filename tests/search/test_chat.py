@@ -86,6 +86,14 @@ def test_the_question_of_a_long_story_is_its_focus() -> None:
     assert find_focus("Thành phố có kế hoạch gì?") == "Thành phố có kế hoạch gì?"
 
 
+def test_a_closing_question_that_names_nothing_keeps_the_sentence_before_it() -> None:
+    story = (
+        "Nhà tôi bán hàng ăn ở chợ, dạo này vắng khách lắm. Hàng xóm nói thành phố sắp cải tạo "
+        "các chợ truyền thống. Cụ thể là thế nào vậy?"
+    )
+    assert find_focus(story) == "Hàng xóm nói thành phố sắp cải tạo các chợ truyền thống. Cụ thể là thế nào vậy?"
+
+
 def test_a_message_typed_without_marks_is_flagged_for_restoration_shorthand_aside() -> None:
     assert prepare("HN co ke hoach j ve ket xe ko").unaccented
     assert not prepare("Hà Nội có kế hoạch gì về kẹt xe?").unaccented

@@ -110,3 +110,9 @@ def test_everyday_questions_about_the_city_stay_questions(text: str) -> None:
 def test_chat_shorthand_does_not_swallow_unaccented_words() -> None:
     # "ty" (thank you) would read "tỷ" typed without marks: it is not in the table.
     assert intent("ty gia do la my hom nay") is None
+
+
+@pytest.mark.parametrize("text", ["ba khau dot pha la gi", "y kien nguoi dan the nao"])
+def test_one_word_phrases_with_marks_do_not_match_unaccented_words(text: str) -> None:
+    # "dốt" and "đần" typed without marks read "dot" (đột) and "dan" (dân).
+    assert intent(text) is None
