@@ -144,9 +144,10 @@ _NAMED_KINDS = ("huyen", "quan", "xa", "phuong", "tinh", "thanh pho", "nha may",
 _YEAR_RE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}/\d{1,2}\b")
 # Diacritic-stripped words that frame a question without saying what it is about (general usage).
 _FRAME = frozenset(
-    "cu the la gi nao vay sao ra co khong cho hoi toi minh em anh chi ban a nhe nhi xin duoc chua nhu "
-    "day ay ha biet muon the ai o dau khi bao gio nhieu thi".split()
-)
+    ["cu", "the", "la", "gi", "nao", "vay", "sao", "ra", "co", "khong", "cho", "hoi", "toi", "minh", "em",
+     "anh", "chi", "ban", "a", "nhe", "nhi", "xin", "duoc", "chua", "nhu", "day", "ay", "ha", "biet", "muon",
+     "ai", "o", "dau", "khi", "bao", "gio", "nhieu", "thi"]
+)  # fmt: skip
 MIN_FOREIGN = 0.25  # share of non-Vietnamese words an English message has at least
 FOCUS_MIN_SYLLABLES = 25
 MAX_MARKED_SHARE = 0.2
