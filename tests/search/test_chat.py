@@ -117,3 +117,8 @@ def test_table_parses_comments_case_and_phrases() -> None:
     assert table.folded == {"ko": "không"}
     assert table.exact == {"K": "không", "HN": "Hà Nội"}
     assert table.phrases == {("bao", "h"): "bao giờ"}
+
+
+def test_administrative_abbreviations_expand_only_as_written() -> None:
+    assert prepare("Hà Nội có bao nhiêu xã đạt NTM?").text == "Hà Nội có bao nhiêu xã đạt nông thôn mới?"
+    assert "nông thôn" not in prepare("ntm").text  # lower case is not the abbreviation
