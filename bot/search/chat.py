@@ -133,7 +133,7 @@ _DATE_CUES = ("nam nao", "bao gio", "khi nao", "ngay nao", "thang nao", "luc nao
               "when", "what year")  # fmt: skip
 # Units a question may ask its number in (diacritic-stripped cue → forms the answer would write).
 _UNITS = {
-    "usd": ("usd", "do la", "$"), "do la": ("usd", "do la", "$"), "phan tram": ("%", "phan tram"),
+    "usd": ("usd", "do la", "$"), "phan tram": ("%", "phan tram"),  # not "do la": "thủ đô là"
     "km": ("km", "ki lo met", "cay so"), "cay so": ("km", "ki lo met", "cay so"), "hec ta": ("ha", "hec ta"),
     "ty dong": ("ty",), "nghin ty": ("ty",), "trieu dong": ("trieu",), "m2": ("m2", "met vuong"),
     "met vuong": ("m2", "met vuong"), "percent": ("%", "phan tram"),

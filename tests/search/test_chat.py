@@ -6,6 +6,7 @@ import pytest
 
 from bot.search.chat import (
     asks_number,
+    unmet_answer,
     detect_language,
     expand,
     find_focus,
@@ -122,3 +123,12 @@ def test_table_parses_comments_case_and_phrases() -> None:
 def test_administrative_abbreviations_expand_only_as_written() -> None:
     assert prepare("Hà Nội có bao nhiêu xã đạt NTM?").text == "Hà Nội có bao nhiêu xã đạt nông thôn mới?"
     assert "nông thôn" not in prepare("ntm").text  # lower case is not the abbreviation
+
+
+def test_an_answer_lacking_what_the_question_asks_for_is_told() -> None:
+    assert unmet_answer("Những huyện nào sẽ lên quận?", "Phấn đấu có 3 - 5 huyện phát triển thành quận.")
+    assert not unmet_answer("Những huyện nào sẽ lên quận?", "Các huyện Đông Anh, Gia Lâm lên quận.")
+    assert unmet_answer("Thu nhập bình quân đạt bao nhiêu USD?", "GRDP tăng 8% mỗi năm.")
+    assert not unmet_answer("Thu nhập bình quân đạt bao nhiêu USD?", "thu nhập đạt 12.000 USD")
+    assert unmet_answer("Nghị quyết 30 ban hành năm nào?", "Nghị quyết số 30-NQ/TW")
+    assert not unmet_answer("Tầm nhìn đến năm 2045 của Thủ đô là gì?", "Thủ đô kết nối toàn cầu")
