@@ -6,7 +6,6 @@ import pytest
 
 from bot.search.chat import (
     asks_number,
-    unmet_answer,
     detect_language,
     expand,
     find_focus,
@@ -14,6 +13,7 @@ from bot.search.chat import (
     parse_table,
     prepare,
     squeeze_repeats,
+    unmet_answer,
     untelex,
 )
 
