@@ -2,8 +2,11 @@
 
 The phrases live in intents_vi.txt. A message is small talk when, once its small-talk phrases and
 filler words are taken out, almost nothing is left ("chào bạn" yes; "chào bạn, metro chạy đến đâu
-rồi" no). It asks about the bot's own commands when it names one (góp ý, bỏ phiếu, xóa dữ liệu,
-theo dõi) with a "how do I" cue and little else. Matching uses marks when the message has them.
+rồi" no), and a greeting or thanks that goes on to ask ("cho hỏi", "?") is a question. It asks about
+the bot's own commands when it names one (góp ý, bỏ phiếu, xóa dữ liệu, theo dõi) with a "how do I" cue
+and little else; a message that speaks of the bot itself ("qua bot", "ở đây", "trên này") may say more.
+Matching uses marks when the message has them; typed without marks, one-word phrases with marks are
+skipped ("dốt" would match "đột").
 """
 
 from __future__ import annotations
