@@ -121,7 +121,7 @@ FILLERS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: its phrase order is cached
 class IntentTable:
     """Phrases (syllable tuples, with marks) by intent."""
 
@@ -161,29 +161,37 @@ def _words(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=8)
+def _ordered(table: IntentTable, folding: bool) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(intent, phrase) pairs, longest phrase first, folded to no marks when the message has none.
+
+    Typed without marks, a one-word phrase with marks is ambiguous ("dốt"/"đột", "đần"/"dân"): left out.
+    """
+    fold = strip_diacritics if folding else (lambda s: s)
+    pairs = [
+        (name, tuple(fold(s) for s in p))
+        for name, ps in table.phrases.items()
+        for p in ps
+        if not (folding and len(p) == 1 and has_diacritics(p[0]))
+    ]
+    return tuple(sorted(pairs, key=lambda item: len(item[1]), reverse=True))
+
+
 def detect_intent(chat: ChatQuestion, table: IntentTable | None = None) -> str | None:
     """The intent of a message that is not a question about the documents, else None."""
     table = table or intent_table()
     words = _words(chat.text)
     if not words or len(words) > MAX_SYLLABLES:
         return None
-    fold = strip_diacritics if chat.unaccented or chat.language == "en" else (lambda s: s)
+    folding = chat.unaccented or chat.language == "en"
+    fold = strip_diacritics if folding else (lambda s: s)
     seq = [fold(w) for w in words]
     used = [False] * len(seq)
     found: set[str] = set()
-    # Typed without marks, a one-word phrase with marks is ambiguous ("dốt"/"đột", "đần"/"dân"): skipped.
-    folding = chat.unaccented or chat.language == "en"
-    ordered = sorted(
-        (
-            (name, tuple(fold(s) for s in p))
-            for name, ps in table.phrases.items()
-            for p in ps
-            if not (folding and len(p) == 1 and has_diacritics(p[0]))
-        ),
-        key=lambda item: len(item[1]),
-        reverse=True,
-    )
-    for name, phrase in ordered:
+    present = set(seq)
+    for name, phrase in _ordered(table, folding):
+        if phrase[0] not in present:
+            continue
         size = len(phrase)
         for i in range(len(seq) - size + 1):
             if not any(used[i : i + size]) and tuple(seq[i : i + size]) == phrase:
