@@ -5,9 +5,10 @@ What it is fitted on (no evaluation data is needed at run time): at every `citiz
 words, some dropped, a question frame added, a third typed without marks) and out-of-scope ones come from
 a shipped generic list (oos_generic.txt). Both go through the retriever; the features of the top passage
 train a small L2-regularised logistic regression (numpy, Newton steps) with balanced classes. The
-threshold keeps TARGET_RECALL of the synthetic in-scope questions answered. English questions have no
-lexical evidence: they are answered when their dense z-score beats every English generic out-of-scope
-question. Features are relative to the corpus (a question's best clause against all clauses, coverage by
+threshold keeps TARGET_RECALL of the synthetic in-scope questions answered. English questions have little
+lexical evidence (only their glossed words): they are answered unless they sit closer to a generic
+out-of-scope question than to the best clause by more than the English margin, the smallest such lead of
+the English generic questions themselves, each measured against the others (leave one out). Features are relative to the corpus (a question's best clause against all clauses, coverage by
 the corpus's own idf), so the fit follows the corpus and the encoder; the result lives in the index
 manifest. The evaluation question set only checks the fit (bench/eval_retrieval.py).
 """
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from bot.search.encoders import Encoder
     from bot.search.store import StoredIndex
 
-FEATURES = ("cosine", "dense_z", "coverage", "known", "bm25", "unmet_number")
+FEATURES = ("cosine", "dense_z", "coverage", "known", "bm25", "unmet_number", "clause_coverage")
 PRIOR = "calibration_prior.json"
 # A question closer (e5 cosine) to one of the generic out-of-scope questions than to the best clause by
 # more than this is off topic (dev split: no answerable question above 0.045; weather, exchange rates,
@@ -63,6 +64,7 @@ class Evidence:
     name_missing: bool  # the question names a place the top passage's document never mentions
     away: bool = False  # the top passage's document is about another city or province
     off_topic: float = -1.0  # cosine to the nearest generic out-of-scope question minus the best clause's
+    clause_coverage: float = 0.0  # like coverage, in the best clause only (a detail it lacks is not there)
 
     def vector(self) -> np.ndarray:
         """The continuous features, in FEATURES order."""
@@ -78,7 +80,7 @@ class Calibration:
     weights: list[float]
     bias: float
     threshold: float
-    english_z: float
+    english_margin: float
     fitted_on: str
     in_scope: int
     out_of_scope: int
@@ -94,7 +96,7 @@ class Calibration:
         if ev.unknown_name or ev.name_missing or ev.away or ev.off_topic > self.off_topic_margin:
             return True
         if ev.english:
-            return ev.dense_z < self.english_z
+            return ev.off_topic > self.english_margin
         return self.probability(ev) < self.threshold
 
     def to_dict(self) -> dict[str, object]:
@@ -205,21 +207,24 @@ def fit_calibration(
     y = np.array([label for _, label in usable], dtype=np.float64)
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    english_z = float(max((e.dense_z for e in evidence_of(english)), default=0.0))
+    # Each generic question's off-topic lead is measured against the others (the retriever leaves a
+    # question's own copy out), so this is the lead a new English off-topic question can be expected to have.
+    leads = [e.off_topic for e in evidence_of(english)]
+    english_margin = float(min([OFF_TOPIC_MARGIN, *leads]))
     prior = load_prior() if prior is None else prior
     counts = {"in_scope": int(y.sum()), "out_of_scope": int(len(y) - y.sum())}
     if prior:
         return Calibration(
             mean.tolist(), scale.tolist(), [float(w) for w in prior["weights"]], float(prior["bias"]),
-            float(prior["threshold"]), english_z, f"prior: {prior.get('fitted_on')}", **counts,
+            float(prior["threshold"]), english_margin, f"prior: {prior.get('fitted_on')}", **counts,
         )  # fmt: skip
     if len(set(y.tolist())) < 2:  # a corpus too small to draw both kinds of question from
         return Calibration(
-            mean.tolist(), scale.tolist(), [0.0] * len(FEATURES), 0.0, 0.0, english_z, "none", **counts
+            mean.tolist(), scale.tolist(), [0.0] * len(FEATURES), 0.0, 0.0, english_margin, "none", **counts
         )
     weights, bias = fit_logistic((x - mean) / scale, y)
     cal = Calibration(
-        mean.tolist(), scale.tolist(), weights.tolist(), bias, 0.5, english_z, "synthetic", **counts
+        mean.tolist(), scale.tolist(), weights.tolist(), bias, 0.5, english_margin, "synthetic", **counts
     )
     probs = np.array([cal.probability(e) for e, label in usable if label == 1])
     threshold = float(min(0.5, np.quantile(probs, 1 - TARGET_RECALL))) if len(probs) else 0.5

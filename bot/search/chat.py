@@ -9,13 +9,14 @@ must be a real Vietnamese syllable (underthesea's word list), so ordinary words 
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from bot.text import has_diacritics, normalize, plain_syllables, strip_diacritics
+from bot.text import has_diacritics, normalize, plain_syllables, strip_diacritics, syllables
 
 _TOKEN_RE = re.compile(r"\w+(?:[.\-]\w+)*|[^\w\s]", re.UNICODE)
 _NO_SPACE_BEFORE = re.compile(r" ([,.;:!?)\]…])")
@@ -125,6 +126,29 @@ _QUESTION_CUES = (
 # Diacritic-stripped cues of a question asking for a number, an amount or a date.
 _NUMBER_CUES = ("bao nhieu", "nam nao", "bao gio", "khi nao", "ty le", "phan tram", "how many",
                 "how much", "when", "what year")  # fmt: skip
+# Diacritic-stripped sentence-final particles of a yes/no question (general usage).
+_YES_NO_TAILS = frozenset(["không", "chưa", "hả", "à", "chứ", "nhỉ", "hông", "hở"])
+# Diacritic-stripped cues of a question asking for a date or a year: the answer must hold one.
+_DATE_CUES = ("nam nao", "bao gio", "khi nao", "ngay nao", "thang nao", "luc nao", "thoi diem nao",
+              "when", "what year")  # fmt: skip
+# Units a question may ask its number in (diacritic-stripped cue → forms the answer would write).
+_UNITS = {
+    "usd": ("usd", "do la", "$"), "phan tram": ("%", "phan tram"),  # not "do la": "thủ đô là"
+    "km": ("km", "ki lo met", "cay so"), "cay so": ("km", "ki lo met", "cay so"), "hec ta": ("ha", "hec ta"),
+    "ty dong": ("ty",), "nghin ty": ("ty",), "trieu dong": ("trieu",), "m2": ("m2", "met vuong"),
+    "met vuong": ("m2", "met vuong"), "percent": ("%", "phan tram"),
+}  # fmt: skip
+# Kinds of thing whose answer is a name ("huyện nào", "những nhà máy nào"): the answer must name one.
+_NAMED_KINDS = ("huyen", "quan", "xa", "phuong", "tinh", "thanh pho", "nha may", "truong", "benh vien",
+                "cong ty", "doanh nghiep", "du an", "tuyen", "duong", "cau", "khu", "co so", "which")  # fmt: skip
+_YEAR_RE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}/\d{1,2}\b")
+# Diacritic-stripped words that frame a question without saying what it is about (general usage).
+_FRAME = frozenset(
+    ["cu", "the", "la", "gi", "nao", "vay", "sao", "ra", "co", "khong", "cho", "hoi", "toi", "minh", "em",
+     "anh", "chi", "ban", "a", "nhe", "nhi", "xin", "duoc", "chua", "nhu", "day", "ay", "ha", "biet", "muon",
+     "ai", "o", "dau", "khi", "bao", "gio", "nhieu", "thi"]
+)  # fmt: skip
+MIN_FOREIGN = 0.25  # share of non-Vietnamese words an English message has at least
 FOCUS_MIN_SYLLABLES = 25
 MAX_MARKED_SHARE = 0.2
 
@@ -349,9 +373,11 @@ def detect_language(text: str) -> str:
     if not words or any(has_diacritics(w) for w in words):
         return "vi"
     lows = [w.lower() for w in words]
-    english = sum(w in _ENGLISH for w in lows)
-    foreign = sum(not is_syllable(w) for w in lows)
-    return "en" if english >= 2 or (english >= 1 and foreign / len(lows) >= 0.5) else "vi"
+    english = len({w for w in lows if w in _ENGLISH})  # distinct: "can … can" is "cần … cần"
+    foreign = sum(not is_syllable(w) for w in lows) / len(lows)
+    # Unaccented Vietnamese reads as English words now and then ("can", "the", "me"): an English message
+    # also has words that are no Vietnamese syllable at all.
+    return "en" if (english >= 2 and foreign >= MIN_FOREIGN) or (english >= 1 and foreign >= 0.5) else "vi"
 
 
 def _asks(sentence: str) -> bool:
@@ -363,9 +389,50 @@ def _asks(sentence: str) -> bool:
 
 
 def asks_number(text: str) -> bool:
-    """True if the question asks for a number, an amount or a date."""
+    """True if the question asks for a number, an amount or a date.
+
+    "mấy" asks a number ("có mấy chỉ tiêu?") except in a yes/no question, where it is the plural
+    determiner of everyday speech ("mấy tỉnh quanh đây có … không?", "mấy ông trên", "… hả?").
+    """
     padded = " " + " ".join(plain_syllables(text)) + " "
-    return " mấy " in f" {text.lower()} " or any(f" {cue} " in padded for cue in _NUMBER_CUES)
+    if any(f" {cue} " in padded for cue in _NUMBER_CUES):
+        return True
+    for sentence in _SENTENCE_RE.findall(text.lower()):
+        if " mấy " in f" {sentence} " and not _yes_no(sentence):
+            return True
+    return False
+
+
+def unmet_answer(question: str, answer: str) -> bool:
+    """True when the question asks for something the answering text cannot hold: a number (no digit), a
+    date (no year or day), an amount in a unit it never writes (USD, %, km …), or which named
+    district, plant, project … (no capitalised name)."""
+    padded = " " + " ".join(plain_syllables(question)) + " "
+    text = " " + " ".join(plain_syllables(answer)) + " "
+    if asks_number(question) and not any(ch.isdigit() for ch in answer):
+        return True
+    if any(f" {cue} " in padded for cue in _DATE_CUES) and not _YEAR_RE.search(answer):
+        return True
+    for cue, forms in _UNITS.items():
+        if f" {cue} " in padded and not any(f" {f} " in text or (f in "%$" and f in answer) for f in forms):
+            return True
+    if any(f" {kind} nao " in padded for kind in _NAMED_KINDS) or " danh sach " in padded:
+        return not _has_name(answer)
+    return False
+
+
+def _has_name(text: str) -> bool:
+    """True if the text names something: two capitalised words in a row ("Gia Lâm", "Đông Anh")."""
+    return any(a[:1].isupper() and b[:1].isupper() for a, b in itertools.pairwise(text.split()))
+
+
+def _yes_no(sentence: str) -> bool:
+    """True if the sentence is a yes/no question ("có … không", "… chưa", "… hả", "phải không")."""
+    marked = syllables(sentence)
+    padded = " " + " ".join(plain_syllables(sentence)) + " "
+    if marked and marked[-1] in _YES_NO_TAILS:
+        return True
+    return " co " in padded and (" khong " in padded or " chua " in padded)
 
 
 def find_focus(text: str) -> str:
@@ -377,8 +444,8 @@ def find_focus(text: str) -> str:
         return text
     asking = [n for n, s in enumerate(sentences) if _asks(s)]
     start = asking[-1] if asking else len(sentences) - 1
-    if start > 0 and len(plain_syllables(sentences[start])) < 6:
-        start -= 1  # "Xin hỏi?" alone says little: keep the sentence before it
+    if start > 0 and sum(s not in _FRAME for s in plain_syllables(sentences[start])) < 3:
+        start -= 1  # "Xin hỏi?", "Cụ thể là thế nào vậy?" alone say little: keep the sentence before
     return " ".join(sentences[start:])
 
 

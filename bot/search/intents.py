@@ -2,8 +2,11 @@
 
 The phrases live in intents_vi.txt. A message is small talk when, once its small-talk phrases and
 filler words are taken out, almost nothing is left ("chào bạn" yes; "chào bạn, metro chạy đến đâu
-rồi" no). It asks about the bot's own commands when it names one (góp ý, bỏ phiếu, xóa dữ liệu,
-theo dõi) with a "how do I" cue and little else. Matching uses marks when the message has them.
+rồi" no), and a greeting or thanks that goes on to ask ("cho hỏi", "?") is a question. It asks about
+the bot's own commands when it names one (góp ý, bỏ phiếu, xóa dữ liệu, theo dõi) with a "how do I" cue
+and little else; a message that speaks of the bot itself ("qua bot", "ở đây", "trên này") may say more.
+Matching uses marks when the message has them; typed without marks, one-word phrases with marks are
+skipped ("dốt" would match "đột").
 """
 
 from __future__ import annotations
@@ -13,14 +16,19 @@ from functools import lru_cache
 from importlib import resources
 
 from bot.search.chat import ChatQuestion
-from bot.text import strip_diacritics, syllables
+from bot.text import has_diacritics, strip_diacritics, syllables
 
 SMALL_TALK = ("about_bot", "insult", "joke", "smalltalk", "thanks", "goodbye", "greeting")  # by priority
 HELP = ("help_erase", "help_follow", "help_poll", "help_feedback", "help")  # by priority
 HOW = "how"
+ADDRESSED = "addressed"  # the message speaks of the bot itself ("qua bot", "ở đây", "trên này")
+CUES = (HOW, ADDRESSED)
 MAX_LEFT_SMALL_TALK = 2
 MAX_LEFT_ABOUT_BOT = 4  # "bot ngu thế, trả lời chẳng đúng gì cả" is still an insult
 MAX_LEFT_HELP = 4
+MAX_LEFT_HELP_ADDRESSED = 8  # "tôi muốn gửi ảnh chỗ ổ gà trước cửa nhà qua bot thì làm sao"
+ROOMY = ("about_bot", "insult", "smalltalk")  # a personal question to the bot may name what it is about
+ASKING = frozenset(["hỏi", "?"])  # "chào bạn, cho hỏi về metro" is a question, not a greeting
 MAX_SYLLABLES = 30
 FILLERS = frozenset(
     [
@@ -68,6 +76,7 @@ FILLERS = frozenset(
         "của",
         "nữa",
         "rồi",
+        "chưa",
         "đi",
         "à",
         "hả",
@@ -112,7 +121,7 @@ FILLERS = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: its phrase order is cached
 class IntentTable:
     """Phrases (syllable tuples, with marks) by intent."""
 
@@ -152,22 +161,37 @@ def _words(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=8)
+def _ordered(table: IntentTable, folding: bool) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(intent, phrase) pairs, longest phrase first, folded to no marks when the message has none.
+
+    Typed without marks, a one-word phrase with marks is ambiguous ("dốt"/"đột", "đần"/"dân"): left out.
+    """
+    fold = strip_diacritics if folding else (lambda s: s)
+    pairs = [
+        (name, tuple(fold(s) for s in p))
+        for name, ps in table.phrases.items()
+        for p in ps
+        if not (folding and len(p) == 1 and has_diacritics(p[0]))
+    ]
+    return tuple(sorted(pairs, key=lambda item: len(item[1]), reverse=True))
+
+
 def detect_intent(chat: ChatQuestion, table: IntentTable | None = None) -> str | None:
     """The intent of a message that is not a question about the documents, else None."""
     table = table or intent_table()
     words = _words(chat.text)
     if not words or len(words) > MAX_SYLLABLES:
         return None
-    fold = strip_diacritics if chat.unaccented or chat.language == "en" else (lambda s: s)
+    folding = chat.unaccented or chat.language == "en"
+    fold = strip_diacritics if folding else (lambda s: s)
     seq = [fold(w) for w in words]
     used = [False] * len(seq)
     found: set[str] = set()
-    ordered = sorted(
-        ((name, tuple(fold(s) for s in p)) for name, ps in table.phrases.items() for p in ps),
-        key=lambda item: len(item[1]),
-        reverse=True,
-    )
-    for name, phrase in ordered:
+    present = set(seq)
+    for name, phrase in _ordered(table, folding):
+        if phrase[0] not in present:
+            continue
         size = len(phrase)
         for i in range(len(seq) - size + 1):
             if not any(used[i : i + size]) and tuple(seq[i : i + size]) == phrase:
@@ -175,11 +199,15 @@ def detect_intent(chat: ChatQuestion, table: IntentTable | None = None) -> str |
                 found.add(name)
     fillers = {fold(f) for f in FILLERS}
     left = sum(1 for w, u in zip(seq, used, strict=True) if not u and w not in fillers and not w.isdigit())
+    help_limit = MAX_LEFT_HELP_ADDRESSED if ADDRESSED in found else MAX_LEFT_HELP
     for name in HELP:
-        if name in found and (HOW in found or left == 0) and left <= MAX_LEFT_HELP:
+        if name in found and (HOW in found or left == 0) and left <= help_limit:
             return name
+    asks = any(fold(w) in ASKING for w in seq) or "?" in chat.text
     for name in SMALL_TALK:
-        limit = MAX_LEFT_ABOUT_BOT if name in ("about_bot", "insult") else MAX_LEFT_SMALL_TALK
+        limit = MAX_LEFT_ABOUT_BOT if name in ROOMY else MAX_LEFT_SMALL_TALK
+        if name not in ROOMY and asks and left > 0:
+            continue  # a greeting or thanks that goes on to ask something is a question
         if name in found and left <= limit:
             return name
     return None

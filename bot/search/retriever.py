@@ -21,7 +21,7 @@ import numpy as np
 
 from bot.config import Settings
 from bot.search.calibration import Calibration, Evidence, fit_calibration, generic_out_of_scope
-from bot.search.chat import ChatQuestion, asks_number, prepare
+from bot.search.chat import ChatQuestion, prepare, unmet_answer
 from bot.search.encoders import Encoder, encoder_name, make_encoder
 from bot.search.errors import IndexIncompatibleError
 from bot.search.faq import FaqIndex
@@ -42,7 +42,8 @@ NAME_PENALTY = 1.5
 # A passage of a document about another city or province, for a question naming no other place: the bot
 # answers from documents about its home place (or about no place), so such passages go last.
 AWAY_PENALTY = 100.0
-SIGNAL_WEIGHTS = (1.0, 1.0, 1.0)  # e5 cosine, stripped-syllable BM25, word BM25
+SIGNAL_WEIGHTS = (1.0, 1.0, 1.0)
+SAME_TEXT = 0.9999  # cosine of a text with itself (embedded in another batch)  # e5 cosine, stripped-syllable BM25, word BM25
 STOP_SYLLABLES = frozenset(
     [
         "la",
@@ -331,9 +332,13 @@ class Retriever:
         evidence = self._evidence(
             query, top, cosine, dense_z, float(best_raw[1][order_local[0]]), bool(lacks[order_local[0]])
         )
-        if asks_number(query.chat.focus) and not any(ch.isdigit() for ch in clause_text):
+        if unmet_answer(query.chat.focus, clause_text):
             evidence = dataclasses.replace(evidence, unmet_number=1.0)
-        off_topic = float((self._off_topic_vectors() @ qvec).max())
+        clause_cover = self._coverage(query, set(plain_syllables(clause_text)))
+        evidence = dataclasses.replace(evidence, clause_coverage=clause_cover)
+        generic = self._off_topic_vectors() @ qvec
+        generic[generic > SAME_TEXT] = -1.0  # a generic question itself is judged against the others
+        off_topic = float(generic.max())
         evidence = dataclasses.replace(evidence, off_topic=off_topic - cosine)
         return [int(cand[i]) for i in order_local], fused[order_local], best_clause, evidence
 
@@ -359,17 +364,12 @@ class Retriever:
     ) -> Evidence:
         """Abstention features for the top passage (after normalisation and synonyms)."""
         english = query.chat.language == "en"
-        asked = query.extra if english else f"{query.chat.text} {query.extra}"
-        content = [s for s in plain_syllables(asked) if s not in STOP_SYLLABLES and not s.isdigit()]
-        weights = [self._plain_p.idf(s) for s in content]
-        total = sum(weights) or 1.0
-        found = self._plain_sets[top]
-        coverage = sum(w for s, w in zip(content, weights, strict=True) if s in found) / total
+        content = self._content(query)
         known = sum(1 for s in content if self._plain_p.known(s)) / (len(content) or 1)
         return Evidence(
             cosine=cosine,
             dense_z=dense_z,
-            coverage=coverage if content else 0.0,
+            coverage=self._coverage(query, self._plain_sets[top]),
             known=known if content else 0.0,
             bm25=bm25,
             unmet_number=0.0,
@@ -378,6 +378,19 @@ class Retriever:
             name_missing=name_missing,
             away=bool(self._away[top]),
         )
+
+    def _content(self, query: Query) -> list[str]:
+        """The question's content syllables (stripped) with its formal wording, function words left out."""
+        asked = query.extra if query.chat.language == "en" else f"{query.chat.text} {query.extra}"
+        return [s for s in plain_syllables(asked) if s not in STOP_SYLLABLES and not s.isdigit()]
+
+    def _coverage(self, query: Query, found: set[str]) -> float:
+        """idf-weighted share of the question's content syllables found in a text's syllables."""
+        content = self._content(query)
+        if not content:
+            return 0.0
+        weights = [self._plain_p.idf(s) for s in content]
+        return sum(w for s, w in zip(content, weights, strict=True) if s in found) / (sum(weights) or 1.0)
 
     def _unknown_name(self, question: str) -> bool:
         """True if the question names (capitalised, 2+ syllables) something the corpus never mentions."""

@@ -2,7 +2,7 @@
 
 Rules keep their marks: a rule fires on the question's accented form (as typed, or restored when typed
 without marks), so "mấy" never fires on "máy"; a rule of two or more syllables also fires on the
-question's unaccented form, where such phrases are not ambiguous. Admin-added pairs are rules too.
+unaccented form of a question typed without marks (restoration may have guessed other marks). Admin-added pairs are rules too.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from importlib import resources
 
-from bot.text import plain_syllables, strip_diacritics, syllables
+from bot.text import has_diacritics, plain_syllables, strip_diacritics, syllables
 
 Rule = tuple[tuple[str, ...], str]  # (everyday syllables, lower case with marks; formal wording)
 
@@ -48,10 +48,12 @@ def expansions(question: str, rules: Sequence[Rule], *, accented: str | None = N
     """
     marked = " " + " ".join(syllables(accented if accented is not None else question)) + " "
     plain = " " + " ".join(plain_syllables(question)) + " "
+    unmarked = not has_diacritics(question)
     found: list[str] = []
     for everyday, formal in rules:
         hit = f" {' '.join(everyday)} " in marked
-        if not hit and len(everyday) >= 2:
+        # Without marks only when typed without: "thành phố có" must not match "phố cổ".
+        if not hit and unmarked and len(everyday) >= 2:
             hit = f" {strip_diacritics(' '.join(everyday))} " in plain
         if hit and formal not in found:
             found.append(formal)

@@ -16,14 +16,14 @@ from bot.search.calibration import (
 )
 from bot.text import plain_syllables
 
-STRONG = Evidence(0.92, 5.0, 0.9, 1.0, 0.3, 0.0, False, False, False)
-WEAK = Evidence(0.80, 1.0, 0.1, 0.6, 0.02, 1.0, False, False, False)
+STRONG = Evidence(0.92, 5.0, 0.9, 1.0, 0.3, 0.0, False, False, False, clause_coverage=0.9)
+WEAK = Evidence(0.80, 1.0, 0.1, 0.6, 0.02, 1.0, False, False, False, clause_coverage=0.1)
 
 
 def _calibration() -> Calibration:
     n = len(FEATURES)
-    return Calibration([0.85, 3.0, 0.5, 0.9, 0.1, 0.2], [0.03, 1.0, 0.3, 0.1, 0.1, 0.4], [1.0] * n, 0.0, 0.5,
-                       3.0, "test", 10, 10)  # fmt: skip
+    return Calibration([0.85, 3.0, 0.5, 0.9, 0.1, 0.2, 0.5], [0.03, 1.0, 0.3, 0.1, 0.1, 0.4, 0.3], [1.0] * n,
+                       0.0, 0.5, 0.03, "test", 10, 10)  # fmt: skip
 
 
 def test_logistic_regression_separates_two_clouds() -> None:
@@ -41,12 +41,13 @@ def test_strong_evidence_is_answered_and_weak_evidence_abstains() -> None:
     assert cal.abstain(WEAK)
 
 
-def test_unknown_names_other_places_and_weak_english_abstain_whatever_the_scores() -> None:
+def test_unknown_names_other_places_and_off_topic_english_abstain_whatever_the_scores() -> None:
     cal = _calibration()
     for flag in ("unknown_name", "name_missing", "away"):
         assert cal.abstain(dataclasses.replace(STRONG, **{flag: True})), flag
-    assert cal.abstain(dataclasses.replace(STRONG, english=True, dense_z=2.0))
-    assert not cal.abstain(dataclasses.replace(STRONG, english=True, dense_z=4.0))
+    # English: answered unless nearer a generic off-topic question than the best clause, by the margin.
+    assert cal.abstain(dataclasses.replace(STRONG, english=True, off_topic=0.08))
+    assert not cal.abstain(dataclasses.replace(STRONG, english=True, off_topic=-0.02))
 
 
 def test_the_stored_form_round_trips_and_rejects_other_features() -> None:

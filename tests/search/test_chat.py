@@ -13,6 +13,7 @@ from bot.search.chat import (
     parse_table,
     prepare,
     squeeze_repeats,
+    unmet_answer,
     untelex,
 )
 
@@ -86,6 +87,14 @@ def test_the_question_of_a_long_story_is_its_focus() -> None:
     assert find_focus("Thành phố có kế hoạch gì?") == "Thành phố có kế hoạch gì?"
 
 
+def test_a_closing_question_that_names_nothing_keeps_the_sentence_before_it() -> None:
+    story = (
+        "Nhà tôi bán hàng ăn ở chợ, dạo này vắng khách lắm. Hàng xóm nói thành phố sắp cải tạo "
+        "các chợ truyền thống. Cụ thể là thế nào vậy?"
+    )
+    assert find_focus(story) == "Hàng xóm nói thành phố sắp cải tạo các chợ truyền thống. Cụ thể là thế nào vậy?"
+
+
 def test_a_message_typed_without_marks_is_flagged_for_restoration_shorthand_aside() -> None:
     assert prepare("HN co ke hoach j ve ket xe ko").unaccented
     assert not prepare("Hà Nội có kế hoạch gì về kẹt xe?").unaccented
@@ -97,8 +106,29 @@ def test_number_questions_are_recognised_on_marks() -> None:
     assert not asks_number("Nhà máy có phải di dời không?")
 
 
+def test_may_in_a_yes_no_question_is_a_plural_not_a_number_question() -> None:
+    assert asks_number("Quận này có mấy trường học?")
+    assert asks_number("có mấy chỉ tiêu ạ?")
+    assert not asks_number("Mấy ông cán bộ phường có biết chuyện này không?")
+    assert not asks_number("Mấy tuyến xe buýt điện chạy rồi hả?")
+
+
 def test_table_parses_comments_case_and_phrases() -> None:
     table = parse_table("# chú thích\nko | K = không  # ghi chú\nHN = Hà Nội\nbao h = bao giờ\n")
     assert table.folded == {"ko": "không"}
     assert table.exact == {"K": "không", "HN": "Hà Nội"}
     assert table.phrases == {("bao", "h"): "bao giờ"}
+
+
+def test_administrative_abbreviations_expand_only_as_written() -> None:
+    assert prepare("Hà Nội có bao nhiêu xã đạt NTM?").text == "Hà Nội có bao nhiêu xã đạt nông thôn mới?"
+    assert "nông thôn" not in prepare("ntm").text  # lower case is not the abbreviation
+
+
+def test_an_answer_lacking_what_the_question_asks_for_is_told() -> None:
+    assert unmet_answer("Những huyện nào sẽ lên quận?", "Phấn đấu có 3 - 5 huyện phát triển thành quận.")
+    assert not unmet_answer("Những huyện nào sẽ lên quận?", "Các huyện Đông Anh, Gia Lâm lên quận.")
+    assert unmet_answer("Thu nhập bình quân đạt bao nhiêu USD?", "GRDP tăng 8% mỗi năm.")
+    assert not unmet_answer("Thu nhập bình quân đạt bao nhiêu USD?", "thu nhập đạt 12.000 USD")
+    assert unmet_answer("Nghị quyết 30 ban hành năm nào?", "Nghị quyết số 30-NQ/TW")
+    assert not unmet_answer("Tầm nhìn đến năm 2045 của Thủ đô là gì?", "Thủ đô kết nối toàn cầu")
