@@ -8,9 +8,9 @@ the residents' evaluation questions (their wording only; nothing is scored):
 - the encoder alone: one `encode_queries([question])` call, in the calling thread;
 - the whole query as the bot runs it: `SearchService.ask` (normalisation, staff answers, both lexical
   indexes, fusion, calibrated abstention, the hop to a worker thread and back).
-Set-ups: libgomp's spinning wait policy with the thread governor (the default now, see
-bot/search/threads.py); the same with a fixed 2 threads; and OMP_WAIT_POLICY=PASSIVE with 2 threads
-(the default before). Each runs on the host as it is, then beside N CPU-bound processes started here.
+Set-ups: OMP_WAIT_POLICY=PASSIVE with 2 threads (the bot's default); libgomp's own spinning wait
+(GOMP_SPINCOUNT=300000, its default spin count) with 2 threads; the same with 1 thread. Each runs on the
+host as it is, then beside N CPU-bound processes started here.
 The set-ups take turns (A B C A B C ...) for --repeats cycles, so a change in the host's load between
 turns falls on every set-up alike; the percentiles pool the turns.
 Prints a markdown table (p50/p95 ms, whole query ÷ encoder, and each set-up ÷ the old default on the same
@@ -38,14 +38,11 @@ sys.path.insert(0, str(REPO))
 QUESTIONS = REPO / "bench" / "eval" / "residents.jsonl"
 RESULTS = REPO / "bench" / "results" / "bench_query_speed.json"
 SETUPS: dict[str, dict[str, str]] = {
-    "spinning + governor (default now)": {"EMBEDDING_ADAPTIVE_THREADS": "true"},
-    "spinning, fixed 2 threads": {"EMBEDDING_ADAPTIVE_THREADS": "false"},
-    "OMP_WAIT_POLICY=PASSIVE, 2 threads (before)": {
-        "EMBEDDING_ADAPTIVE_THREADS": "false",
-        "OMP_WAIT_POLICY": "PASSIVE",
-    },
+    "OMP_WAIT_POLICY=PASSIVE, 2 threads (default)": {},
+    "spinning (GOMP_SPINCOUNT=300000), 2 threads": {"GOMP_SPINCOUNT": "300000"},
+    "spinning, 1 thread": {"GOMP_SPINCOUNT": "300000", "EMBEDDING_THREADS": "1"},
 }
-BASELINE = "OMP_WAIT_POLICY=PASSIVE, 2 threads (before)"
+BASELINE = "OMP_WAIT_POLICY=PASSIVE, 2 threads (default)"
 STAFF_QUESTIONS = [  # everyday questions an admin might answer (not from an evaluation set)
     "Thư viện quận mở cửa mấy giờ?",
     "Làm căn cước công dân ở đâu?",
@@ -62,12 +59,6 @@ def questions() -> list[str]:
     """The residents' evaluation questions (wording only)."""
     lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
     return [json.loads(line)["question"] for line in lines if line.strip()]
-
-
-def one_thread_share(chosen: dict[int, int]) -> float | None:
-    """Share of the encoder calls the governor ran on one thread (None when it chose nothing)."""
-    total = sum(chosen.values())
-    return chosen.get(1, 0) / total if total else None
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -95,8 +86,6 @@ async def child(index_dir: Path, entries: int) -> dict[str, Any]:
     assert encoder is not None
     encode_ms: list[float] = []
     ask_ms: list[float] = []
-    inner = getattr(encoder, "_inner", None)
-    governed = getattr(inner, "threads", None)
     for question in asked:
         start = time.perf_counter()
         encoder.encode_queries([question])
@@ -108,7 +97,6 @@ async def child(index_dir: Path, entries: int) -> dict[str, Any]:
     return {
         "encode_ms": encode_ms,
         "ask_ms": ask_ms,
-        "one_thread_share": one_thread_share(governed.governor.chosen if governed is not None else {}),
     }
 
 
@@ -133,12 +121,10 @@ def take_turns(index_dir: Path, entries: int, repeats: int) -> dict[str, dict[st
     for name, runs in turns.items():
         encode = [ms for run in runs for ms in run["encode_ms"]]
         ask = [ms for run in runs for ms in run["ask_ms"]]
-        shares = [run["one_thread_share"] for run in runs if run["one_thread_share"] is not None]
         pooled[name] = {
             "encoder": stats(encode),
             "ask": stats(ask),
             "ask_over_encoder_p50": float(np.median(ask) / np.median(encode)),
-            "one_thread_share": float(np.mean(shares)) if shares else None,
             "load_after": float(np.mean([run["load"] for run in runs])),
             "questions": len(ask),
         }
@@ -149,18 +135,16 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     """One row per load and set-up."""
     lines = [
         "| host | set-up | encoder p50 / p95 ms | whole query p50 / p95 ms | whole ÷ encoder (p50) "
-        "| whole query p50 ÷ before | one thread | load (1 min) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| whole query p50 ÷ default | load (1 min) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for load, rows in results.items():
         before = rows[BASELINE]["ask"]["p50"]
         for name, row in rows.items():
-            share = row["one_thread_share"]
             lines.append(
                 f"| {load} | {name} | {row['encoder']['p50']:.1f} / {row['encoder']['p95']:.1f} "
                 f"| {row['ask']['p50']:.1f} / {row['ask']['p95']:.1f} | {row['ask_over_encoder_p50']:.2f} "
-                f"| {row['ask']['p50'] / before:.2f} | {'' if share is None else f'{share:.0%}'} "
-                f"| {row['load_after']:.2f} |"
+                f"| {row['ask']['p50'] / before:.2f} | {row['load_after']:.2f} |"
             )
     return "\n".join(lines)
 

