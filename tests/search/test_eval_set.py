@@ -24,19 +24,19 @@ OLD_SET_OOS_RECALL = 0.89  # reached 0.94 (17 of 18)
 # Each floor is the reached figure less 0.05 (under one question of a kind), each ceiling plus 0.05.
 RESIDENTS_TEST_FLOORS = {  # kind: (answered@1 floor, wrongly abstained ceiling)
     "typos": (0.95, 0.05),
-    "no_diacritics": (0.77, 0.14),
-    "colloquial": (0.40, 0.23),
+    "no_diacritics": (0.86, 0.05),
+    "colloquial": (0.50, 0.05),
     "long_story": (0.86, 0.14),
     "teencode": (0.68, 0.14),
-    "indirect": (0.13, 0.23),
-    "english": (0.31, 0.60),
+    "indirect": (0.13, 0.41),
+    "english": (0.59, 0.05),
 }
 RESIDENTS_TEST_HANDLED = {
-    "errand": 0.52,
-    "near_miss": 0.09,
+    "errand": 0.66,
+    "near_miss": 0.81,
     "other_city": 0.95,
     "chitchat": 0.66,
-    "bot_help": 0.38,
+    "bot_help": 0.52,
 }
 
 
