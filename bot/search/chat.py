@@ -142,6 +142,12 @@ _UNITS = {
 _NAMED_KINDS = ("huyen", "quan", "xa", "phuong", "tinh", "thanh pho", "nha may", "truong", "benh vien",
                 "cong ty", "doanh nghiep", "du an", "tuyen", "duong", "cau", "khu", "co so", "which")  # fmt: skip
 _YEAR_RE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}/\d{1,2}\b")
+# A time written in words or as a day, month or hour number (diacritic-stripped), which answers "when"
+# as well as a year: "chủ nhật cuối cùng của mỗi tháng", "hằng năm", "ngày 20", "từ 6 giờ".
+_TIME_RE = re.compile(
+    r"\b(?:ngay|thang|quy|gio|tuan)\s+\d|\bchu nhat\b|\bthu (?:hai|ba|tu|nam|sau|bay)\b"
+    r"|\b(?:hang|moi) (?:ngay|tuan|thang|quy|nam)\b|\b(?:cuoi|dau) (?:tuan|thang|nam)\b"
+)
 # Diacritic-stripped words that frame a question without saying what it is about (general usage).
 _FRAME = frozenset(
     ["cu", "the", "la", "gi", "nao", "vay", "sao", "ra", "co", "khong", "cho", "hoi", "toi", "minh", "em",
@@ -403,15 +409,19 @@ def asks_number(text: str) -> bool:
     return False
 
 
-def unmet_answer(question: str, answer: str) -> bool:
+def unmet_answer(question: str, answer: str, context: str = "") -> bool:
     """True when the question asks for something the answering text cannot hold: a number (no digit), a
     date (no year or day), an amount in a unit it never writes (USD, %, km …), or which named
-    district, plant, project … (no capitalised name)."""
+    district, plant, project … (no capitalised name). A date may stand in `context`, the passage around
+    the answering clause: the year of a list is usually written once, at its head ("Đến năm 2030: …")."""
     padded = " " + " ".join(plain_syllables(question)) + " "
     text = " " + " ".join(plain_syllables(answer)) + " "
-    if asks_number(question) and not any(ch.isdigit() for ch in answer):
+    around = f"{answer} {context}"
+    timed = bool(_YEAR_RE.search(around) or _TIME_RE.search(" ".join(plain_syllables(around))))
+    asks_date = any(f" {cue} " in padded for cue in _DATE_CUES)
+    if asks_number(question) and not any(ch.isdigit() for ch in answer) and not (asks_date and timed):
         return True
-    if any(f" {cue} " in padded for cue in _DATE_CUES) and not _YEAR_RE.search(answer):
+    if asks_date and not timed:
         return True
     for cue, forms in _UNITS.items():
         if f" {cue} " in padded and not any(f" {f} " in text or (f in "%$" and f in answer) for f in forms):

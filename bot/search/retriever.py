@@ -332,7 +332,7 @@ class Retriever:
         evidence = self._evidence(
             query, top, cosine, dense_z, float(best_raw[1][order_local[0]]), bool(lacks[order_local[0]])
         )
-        if unmet_answer(query.chat.focus, clause_text):
+        if unmet_answer(query.chat.focus, clause_text, self.chunks[top].text):
             evidence = dataclasses.replace(evidence, unmet_number=1.0)
         clause_cover = self._coverage(query, set(plain_syllables(clause_text)))
         evidence = dataclasses.replace(evidence, clause_coverage=clause_cover)

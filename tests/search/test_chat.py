@@ -132,3 +132,21 @@ def test_an_answer_lacking_what_the_question_asks_for_is_told() -> None:
     assert not unmet_answer("Thu nhập bình quân đạt bao nhiêu USD?", "thu nhập đạt 12.000 USD")
     assert unmet_answer("Nghị quyết 30 ban hành năm nào?", "Nghị quyết số 30-NQ/TW")
     assert not unmet_answer("Tầm nhìn đến năm 2045 của Thủ đô là gì?", "Thủ đô kết nối toàn cầu")
+
+
+@pytest.mark.parametrize(
+    ("question", "clause", "passage"),
+    [
+        ("Khi nào phường thu gom rác cồng kềnh?", "thu gom vào sáng chủ nhật cuối cùng của mỗi tháng", ""),
+        ("Trẻ được tiêm chủng miễn phí vào ngày nào?", "tiêm chủng vào ngày 20 hằng tháng", ""),
+        ("Bao giờ xong đường sắt đô thị?", "hoàn thành các tuyến đường sắt đô thị", "Đến năm 2030: hoàn thành …"),
+    ],
+)
+def test_a_when_question_is_met_by_a_time_in_words_a_day_or_the_passages_year(
+    question: str, clause: str, passage: str
+) -> None:
+    assert not unmet_answer(question, clause, passage)
+
+
+def test_a_when_question_without_any_time_around_is_unmet() -> None:
+    assert unmet_answer("Bao giờ xong đường sắt đô thị?", "phát triển mạnh đường sắt đô thị", "Thành phố phát triển …")

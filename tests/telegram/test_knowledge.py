@@ -114,7 +114,7 @@ async def test_admin_answers_a_group_and_residents_get_the_staff_answer(
 async def test_synonym_from_telegram_takes_effect_on_the_next_question(
     fake: FakeBotApi, index: Path, tmp_path: Path
 ) -> None:
-    question = "Bao giờ hết cảnh phố với quê chênh nhau?"
+    question = "Thành phố làm gì khi phố với quê chênh nhau quá?"  # not "bao giờ": no passage says when
     settings = bot_settings(fake, tmp_path, index)
     target = "chênh lệch mức sống"  # the passage the formal wording points at
     async with running(settings, answers=True):
