@@ -416,8 +416,10 @@ def unmet_answer(question: str, answer: str, context: str = "") -> bool:
     the answering clause: the year of a list is usually written once, at its head ("Đến năm 2030: …")."""
     padded = " " + " ".join(plain_syllables(question)) + " "
     text = " " + " ".join(plain_syllables(answer)) + " "
-    around = f"{answer} {context}"
-    timed = bool(_YEAR_RE.search(around) or _TIME_RE.search(" ".join(plain_syllables(around))))
+    timed = bool(
+        _YEAR_RE.search(f"{answer} {context}")
+        or _TIME_RE.search(f"{text} {' '.join(plain_syllables(context))}")
+    )
     asks_date = any(f" {cue} " in padded for cue in _DATE_CUES)
     if asks_number(question) and not any(ch.isdigit() for ch in answer) and not (asks_date and timed):
         return True

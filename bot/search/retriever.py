@@ -12,7 +12,6 @@ index (calibration.py).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,8 +41,8 @@ NAME_PENALTY = 1.5
 # A passage of a document about another city or province, for a question naming no other place: the bot
 # answers from documents about its home place (or about no place), so such passages go last.
 AWAY_PENALTY = 100.0
-SIGNAL_WEIGHTS = (1.0, 1.0, 1.0)
-SAME_TEXT = 0.9999  # cosine of a text with itself (embedded in another batch)  # e5 cosine, stripped-syllable BM25, word BM25
+SIGNAL_WEIGHTS = (1.0, 1.0, 1.0)  # e5 cosine, stripped-syllable BM25, word BM25
+SAME_TEXT = 0.9999  # cosine of a text with itself (embedded in another batch)
 STOP_SYLLABLES = frozenset(
     [
         "la",
@@ -225,11 +224,12 @@ class Retriever:
             if intent is not None or vectors is None:
                 answers.append(small_talk_answer(question, intent or "", chats[n].language))
                 continue
-            staff = faq.match(question, vectors[todo.index(n)]) if faq is not None and len(faq) else None
+            vector = vectors[todo.index(n)]
+            staff = faq.match(question, vector) if faq is not None and len(faq) else None
             if staff is not None:
                 answers.append(staff_answer(question, staff, chats[n].language))
                 continue
-            order, scores, best_clause, evidence = self._rank(queries[n], vectors[todo.index(n)])
+            order, scores, best_clause, evidence = self._rank(queries[n], vector)
             passages = [
                 Passage(
                     text=self.chunks[i].text,
@@ -329,17 +329,18 @@ class Retriever:
         spread = float(dense_c.std()) if len(dense_c) else 0.0
         dense_z = (cosine - float(dense_c.mean())) / spread if spread > 1e-9 else 0.0
         clause_text = self._clause_texts[span[best_clause]] if len(span) else self.chunks[top].text
-        evidence = self._evidence(
-            query, top, cosine, dense_z, float(best_raw[1][order_local[0]]), bool(lacks[order_local[0]])
-        )
-        if unmet_answer(query.chat.focus, clause_text, self.chunks[top].text):
-            evidence = dataclasses.replace(evidence, unmet_number=1.0)
-        clause_cover = self._coverage(query, set(plain_syllables(clause_text)))
-        evidence = dataclasses.replace(evidence, clause_coverage=clause_cover)
         generic = self._off_topic_vectors() @ qvec
         generic[generic > SAME_TEXT] = -1.0  # a generic question itself is judged against the others
-        off_topic = float(generic.max())
-        evidence = dataclasses.replace(evidence, off_topic=off_topic - cosine)
+        evidence = self._evidence(
+            query,
+            top,
+            clause_text,
+            cosine=cosine,
+            dense_z=dense_z,
+            bm25=float(best_raw[1][order_local[0]]),
+            name_missing=bool(lacks[order_local[0]]),
+            off_topic=float(generic.max()) - cosine,
+        )
         return [int(cand[i]) for i in order_local], fused[order_local], best_clause, evidence
 
     def _names_other_place(self, chat: ChatQuestion, names: list[tuple[str, ...]]) -> bool:
@@ -360,23 +361,34 @@ class Retriever:
         return any(f" {' '.join(n)} " not in text for n in names)
 
     def _evidence(
-        self, query: Query, top: int, cosine: float, dense_z: float, bm25: float, name_missing: bool
+        self,
+        query: Query,
+        top: int,
+        clause_text: str,
+        *,
+        cosine: float,
+        dense_z: float,
+        bm25: float,
+        name_missing: bool,
+        off_topic: float,
     ) -> Evidence:
-        """Abstention features for the top passage (after normalisation and synonyms)."""
+        """Abstention features for the top passage and its best clause (after normalisation and synonyms)."""
         english = query.chat.language == "en"
         content = self._content(query)
         known = sum(1 for s in content if self._plain_p.known(s)) / (len(content) or 1)
         return Evidence(
             cosine=cosine,
             dense_z=dense_z,
-            coverage=self._coverage(query, self._plain_sets[top]),
+            coverage=self._coverage(content, self._plain_sets[top]),
             known=known if content else 0.0,
             bm25=bm25,
-            unmet_number=0.0,
+            unmet_number=float(unmet_answer(query.chat.focus, clause_text, self.chunks[top].text)),
             english=english,
             unknown_name=not english and self._unknown_name(query.chat.focus),
             name_missing=name_missing,
             away=bool(self._away[top]),
+            off_topic=off_topic,
+            clause_coverage=self._coverage(content, set(plain_syllables(clause_text))),
         )
 
     def _content(self, query: Query) -> list[str]:
@@ -384,9 +396,8 @@ class Retriever:
         asked = query.extra if query.chat.language == "en" else f"{query.chat.text} {query.extra}"
         return [s for s in plain_syllables(asked) if s not in STOP_SYLLABLES and not s.isdigit()]
 
-    def _coverage(self, query: Query, found: set[str]) -> float:
+    def _coverage(self, content: list[str], found: set[str]) -> float:
         """idf-weighted share of the question's content syllables found in a text's syllables."""
-        content = self._content(query)
         if not content:
             return 0.0
         weights = [self._plain_p.idf(s) for s in content]
