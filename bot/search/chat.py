@@ -1,7 +1,8 @@
 """Chat Vietnamese → written Vietnamese before retrieval.
 
 Steps, in order: spacing around punctuation; the language (an English message is left as typed);
-chat shorthand from chat_vi.txt (whole tokens, "ko" → "không", "HN" → "Hà Nội"); letters repeated for
+chat shorthand from chat_vi.txt (whole tokens, "ko" → "không", "HN" → "Hà Nội"; a form with several
+meanings takes the one its neighbours make likely, see Restorer.choose); letters repeated for
 emphasis ("nhiềuuu" → "nhiều"); Telex leftovers ("laf" → "là", "nhieeuf" → "nhiều"). A repaired word
 must be a real Vietnamese syllable (underthesea's word list), so ordinary words are never "repaired".
 `find_focus` picks the question out of a long message that tells a story first.
@@ -12,7 +13,8 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -176,6 +178,12 @@ class ShorthandTable:
     exact: dict[str, str]
     folded: dict[str, str]
     phrases: dict[tuple[str, ...], str]
+    # Forms with several common meanings ("kh = không / kế hoạch"): all meanings, the usual one first.
+    meanings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+# Picks one meaning of an ambiguous form: (words before it, its meanings, what the next token can mean).
+Chooser = Callable[[Sequence[str], Sequence[str], Sequence[str]], str]
 
 
 def parse_table(text: str) -> ShorthandTable:
@@ -183,20 +191,25 @@ def parse_table(text: str) -> ShorthandTable:
     exact: dict[str, str] = {}
     folded: dict[str, str] = {}
     phrases: dict[tuple[str, ...], str] = {}
+    meanings: dict[str, tuple[str, ...]] = {}
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if "=" not in line:
             continue
-        left, full = (part.strip() for part in line.split("=", 1))
+        left, right = (part.strip() for part in line.split("=", 1))
+        options = tuple(o.strip() for o in right.split(" / ") if o.strip())
+        full = options[0]
         for short in (s.strip() for s in left.split("|")):
             short = normalize(short)
+            if len(options) > 1:
+                meanings[short if short != short.lower() else short.lower()] = options
             if " " in short:
                 phrases[tuple(short.lower().split())] = full
             elif short != short.lower():
                 exact[short] = full
             elif short:
                 folded[short] = full
-    return ShorthandTable(exact, folded, phrases)
+    return ShorthandTable(exact, folded, phrases, meanings)
 
 
 @lru_cache(maxsize=1)
@@ -327,8 +340,30 @@ def _is_word(token: str) -> bool:
     return token[0].isalnum() or token[0] == "_"
 
 
-def _shorthand(tokens: list[str], i: int, table: ShorthandTable) -> tuple[str | None, int]:
-    """The expansion starting at token i and how many tokens it replaces (None, 1 if none)."""
+def _readings(tokens: list[str], i: int, table: ShorthandTable) -> tuple[str, ...]:
+    """What token i can mean: its meanings if it is shorthand, else itself ((), past the end or at a mark)."""
+    if i >= len(tokens) or not _is_word(tokens[i]):
+        return ()
+    token = tokens[i]
+    options = _meanings(token, table)
+    if options:
+        return options
+    full = table.exact.get(token) or table.folded.get(token.lower())
+    return (full or token,)
+
+
+def _meanings(token: str, table: ShorthandTable) -> tuple[str, ...]:
+    """The meanings of an ambiguous form as typed (a capitalised form matched as written comes first)."""
+    if token in table.exact:
+        return table.meanings.get(token, ())
+    return table.meanings.get(token.lower(), ())
+
+
+def _shorthand(
+    tokens: list[str], i: int, table: ShorthandTable, before: Sequence[str] = (), choose: Chooser | None = None
+) -> tuple[str | None, int]:
+    """The expansion starting at token i and how many tokens it replaces (None, 1 if none). An ambiguous
+    form takes its usual meaning, or the one `choose` picks from the words around it."""
     for size in (3, 2):
         gram = tuple(t.lower() for t in tokens[i : i + size])
         if len(gram) == size and gram in table.phrases:
@@ -337,6 +372,9 @@ def _shorthand(tokens: list[str], i: int, table: ShorthandTable) -> tuple[str | 
     full = table.exact.get(token) or table.folded.get(token.lower())
     if full is None:
         return None, 1
+    options = _meanings(token, table)
+    if options and choose is not None:
+        full = choose(before, options, _readings(tokens, i + 1, table))
     nxt = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
     low = token.lower()
     if low in {"v", "z"} and nxt and _is_word(nxt):
@@ -350,8 +388,9 @@ def _shorthand(tokens: list[str], i: int, table: ShorthandTable) -> tuple[str | 
     return full, 1
 
 
-def expand(text: str, table: ShorthandTable | None = None) -> str:
-    """Chat shorthand, repeated letters and Telex leftovers repaired, token by token."""
+def expand(text: str, table: ShorthandTable | None = None, choose: Chooser | None = None) -> str:
+    """Chat shorthand, repeated letters and Telex leftovers repaired, token by token. A form with several
+    meanings ("kh": không / kế hoạch) takes the one `choose` picks, else its usual one."""
     table = table or shorthand_table()
     parts = tokens(text)
     out: list[str] = []
@@ -362,7 +401,7 @@ def expand(text: str, table: ShorthandTable | None = None) -> str:
             out.append(token)
             i += 1
             continue
-        full, used = _shorthand(parts, i, table)
+        full, used = _shorthand(parts, i, table, out, choose)
         if full is not None:
             out.append(full)
             i += used
@@ -461,11 +500,11 @@ def find_focus(text: str) -> str:
     return " ".join(sentences[start:])
 
 
-def prepare(text: str) -> ChatQuestion:
-    """Normalise a message and find its language and asking part."""
+def prepare(text: str, choose: Chooser | None = None) -> ChatQuestion:
+    """Normalise a message and find its language and asking part (`choose`: see expand)."""
     spaced = fix_spacing(normalize(text))
     language = detect_language(spaced)
-    cleaned = spaced if language == "en" else expand(spaced)
+    cleaned = spaced if language == "en" else expand(spaced, choose=choose)
     return ChatQuestion(cleaned, find_focus(cleaned), language, _unaccented(spaced))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from bot.text import has_diacritics, strip_diacritics, syllables
 
@@ -26,6 +26,9 @@ QUESTION_PHRASES = (
 MAX_MARKED_SHARE = 0.2
 QUESTION_WEIGHT = 3
 _LAMBDA = 0.8
+# How much more the words around an ambiguous shorthand must favour another meaning than its usual one
+# (in nats of pointwise mutual information at the two boundaries) before that meaning is taken.
+USUAL_MEANING_BONUS = 1.0
 
 
 class Restorer:
@@ -45,6 +48,12 @@ class Restorer:
         self._unigrams = unigrams
         self._bigrams = bigrams
         self._total = sum(unigrams.values()) or 1
+        self._plain_unigrams: Counter[str] = Counter()
+        self._plain_bigrams: Counter[tuple[str, str]] = Counter()
+        for syll, count in unigrams.items():
+            self._plain_unigrams[strip_diacritics(syll)] += count
+        for (a, b), count in bigrams.items():
+            self._plain_bigrams[strip_diacritics(a), strip_diacritics(b)] += count
 
     def _logp(self, prev: str | None, cur: str) -> float:
         """Interpolated log P(cur | prev)."""
@@ -53,6 +62,39 @@ class Restorer:
             return math.log(uni)
         bi = self._bigrams.get((prev, cur), 0) / self._unigrams[prev]
         return math.log(_LAMBDA * bi + (1 - _LAMBDA) * uni)
+
+    def _association(self, prev: str, cur: str) -> float:
+        """Pointwise mutual information of two syllables compared without marks, smoothed: a pair never
+        seen (or a syllable the corpus never uses) scores log(1 - λ) < 0."""
+        count_prev, count_cur = self._plain_unigrams.get(prev, 0), self._plain_unigrams.get(cur, 0)
+        if not count_prev or not count_cur:
+            return math.log(1 - _LAMBDA)
+        uni = count_cur / self._total
+        bi = self._plain_bigrams.get((prev, cur), 0) / count_prev
+        return math.log(_LAMBDA * bi + (1 - _LAMBDA) * uni) - math.log(uni)
+
+    def choose(self, before: Sequence[str], meanings: Sequence[str], after: Sequence[str]) -> str:
+        """The meaning of an ambiguous shorthand ("kh": không / kế hoạch) that the corpus makes likely
+        next to the word before it and the word after it (`after`: what the next token can mean). The
+        usual meaning (first) is kept unless another one is clearly better linked to its neighbours; a
+        neighbour the corpus never uses says nothing."""
+        last = syllables(before[-1]) if before else []
+        prev = strip_diacritics(last[-1]) if last else ""
+        following = [strip_diacritics(sy[0]) for sy in (syllables(a) for a in after) if sy]
+        following = [f for f in following if self._plain_unigrams.get(f)]
+
+        def score(n: int, meaning: str) -> float:
+            sylls = [strip_diacritics(s) for s in syllables(meaning)]
+            if not sylls:
+                return -math.inf
+            total = USUAL_MEANING_BONUS if n == 0 else 0.0
+            if self._plain_unigrams.get(prev):
+                total += self._association(prev, sylls[0])
+            if following:
+                total += max(self._association(sylls[-1], f) for f in following)
+            return total
+
+        return max(enumerate(meanings), key=lambda item: score(*item))[1]
 
     def restore_syllables(self, sylls: list[str]) -> list[str]:
         """Most likely accented sequence (syllables already marked stay as they are)."""

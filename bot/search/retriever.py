@@ -213,7 +213,7 @@ class Retriever:
         assert self.calibration is not None
         k = top_k or self.settings.top_k
         valid = [validate_question(q) for q in questions]
-        chats = [prepare(q) for q in valid]
+        chats = [prepare(q, self._restorer.choose) for q in valid]
         intents = [detect_intent(c) for c in chats]
         todo = [n for n, intent in enumerate(intents) if intent is None]
         queries = {n: self._query(chats[n]) for n in todo}
@@ -251,7 +251,7 @@ class Retriever:
 
     def evidence_many(self, questions: Sequence[str]) -> list[Evidence]:
         """Abstention evidence of each question's top passage (questions must be valid)."""
-        chats = [prepare(validate_question(q)) for q in questions]
+        chats = [prepare(validate_question(q), self._restorer.choose) for q in questions]
         queries = [self._query(c) for c in chats]
         vectors = self.encoder.encode_queries([q.dense for q in queries])
         out: list[Evidence] = []

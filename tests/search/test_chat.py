@@ -41,6 +41,37 @@ def test_capitalised_abbreviations_are_administrative_and_lower_case_ones_chat()
     assert expand("Ko biết") == "Không biết"
 
 
+# A small formal text of the kind the bot indexes (written for this test).
+FORMAL = (
+    "Nâng cao chất lượng giáo dục đào tạo và phát triển nguồn nhân lực. "
+    "Ủy ban nhân dân thành phố xây dựng kế hoạch riêng để triển khai. "
+    "Các sở ngành xây dựng kế hoạch của ngành mình. Người dân không phải đi lại nhiều."
+)
+
+
+def test_an_ambiguous_shorthand_takes_the_meaning_its_neighbours_call_for() -> None:
+    from bot.search.restore import Restorer
+
+    choose = Restorer([FORMAL]).choose
+    assert expand("HN mạnh về gd đt ko", choose=choose) == "Hà Nội mạnh về giáo dục đào tạo không"
+    assert expand("chất lg gd thế nào", choose=choose) == "chất lượng giáo dục thế nào"
+    assert expand("đề án kh riêng", choose=choose) == "đề án kế hoạch riêng"
+    assert expand("tôi kh biết", choose=choose) == "tôi không biết"  # the usual meaning without evidence
+    assert expand("gd tôi ở Hà Đông", choose=choose) == "gia đình tôi ở Hà Đông"
+    assert expand("số đt của phường", choose=choose) == "số điện thoại của phường"
+    assert expand("HN mạnh về gd đt ko") == "Hà Nội mạnh về gia đình điện thoại không"  # no chooser: usual
+    assert prepare("kh của các sở ngành", choose).text == "kế hoạch của các sở ngành"
+
+
+def test_a_table_line_may_list_several_meanings_the_usual_one_first() -> None:
+    table = parse_table("kh = không / kế hoạch\nKH = kế hoạch\n")
+    assert table.meanings["kh"] == ("không", "kế hoạch")
+    assert table.folded["kh"] == "không"
+    assert expand("KH năm nay", table, choose=lambda before, meanings, after: meanings[0]) == (
+        "kế hoạch năm nay"  # the capitalised administrative form is not ambiguous
+    )
+
+
 def test_only_whole_tokens_change() -> None:
     assert expand("giá 5k một vé, hát karaoke") == "giá 5k một vé, hát karaoke"
     assert expand("v là chữ cái") == "v là chữ cái"  # "v" means "vậy" only at the end of a sentence
