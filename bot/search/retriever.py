@@ -3,8 +3,9 @@
 For each signal a passage scores 0.3 × itself + 0.7 × its best clause; signals are z-scored over
 the candidate passages and added. A question is first prepared (chat.py:
 shorthand, repeated letters, Telex leftovers, language, the asking part of a long message); small talk
-and questions about the bot stop there (intents.py). Unaccented queries are restored from corpus
-bigrams. Everyday wording adds its formal equivalent (synonyms.txt plus admin pairs) to the BM25
+and questions about the bot stop there (intents.py), or once embedded, when they are closer to the
+shipped examples of such messages than to the documents (examples.py). Unaccented queries are restored
+from corpus bigrams. Everyday wording adds its formal equivalent (synonyms.txt plus admin pairs) to the BM25
 queries. A question naming no other city ranks passages of documents about another city (not
 settings.home_place) lower. Abstention is a calibrated decision over evidence features, fitted for each
 index (calibration.py).
@@ -23,6 +24,7 @@ from bot.search.calibration import Calibration, Evidence, fit_calibration, gener
 from bot.search.chat import ChatQuestion, prepare, unmet_answer
 from bot.search.encoders import Encoder, encoder_name, make_encoder
 from bot.search.errors import IndexIncompatibleError
+from bot.search.examples import FITTED_FOR, ExampleIntents, example_texts, load_examples
 from bot.search.faq import FaqIndex
 from bot.search.intents import detect_intent
 from bot.search.lexical import LexicalIndex, plain_tokens, word_tokens
@@ -151,6 +153,7 @@ class Retriever:
         away = {s for s, t in doc_text.items() if dominant_place(" ".join(t)) not in (None, self._home)}
         self._away = np.array([c.source in away for c in stored.chunks], dtype=bool)
         self._off_topic: np.ndarray | None = None
+        self._examples: ExampleIntents | None = None
         stored_cal = stored.manifest.get("calibration")
         self.calibration = calibration or (Calibration.from_dict(stored_cal) if stored_cal else None)
 
@@ -160,6 +163,17 @@ class Retriever:
             vietnamese, english = generic_out_of_scope()
             self._off_topic = self.encoder.encode_queries([*vietnamese, *english])
         return self._off_topic
+
+    def _example_intents(self) -> ExampleIntents | None:
+        """The small-talk / bot-help examples embedded (once, on first use); None with an encoder they were
+        not fitted for (examples.py)."""
+        if self.encoder.name != FITTED_FOR:
+            return None
+        if self._examples is None:
+            examples = load_examples()
+            vectors = self.encoder.encode_queries(example_texts(examples))
+            self._examples = ExampleIntents(examples, vectors, self._off_topic_vectors())
+        return self._examples
 
     def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Admin-added (everyday, formal) pairs, used beside the starter list from the next question on."""
@@ -230,6 +244,11 @@ class Retriever:
                 answers.append(staff_answer(question, staff, chats[n].language))
                 continue
             order, scores, best_clause, evidence = self._rank(queries[n], vector)
+            examples = self._example_intents()
+            told = examples.intent(vector, evidence.cosine) if examples and evidence else None
+            if told is not None:
+                answers.append(small_talk_answer(question, told, chats[n].language))
+                continue
             passages = [
                 Passage(
                     text=self.chunks[i].text,

