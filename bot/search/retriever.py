@@ -175,6 +175,15 @@ class Retriever:
             self._examples = ExampleIntents(examples, vectors, self._off_topic_vectors())
         return self._examples
 
+    def warm(self) -> Retriever:
+        """Do now what the first question would otherwise wait for: the abstention fit when the index has
+        none, the generic off-topic questions and the small-talk examples embedded (a few seconds)."""
+        if self.calibration is None:
+            self.calibrate()
+        self._off_topic_vectors()
+        self._example_intents()
+        return self
+
     def set_extra_synonyms(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Admin-added (everyday, formal) pairs, used beside the starter list from the next question on."""
         self._synonyms = [*self._starter_rules, *rules_from_pairs(pairs)]

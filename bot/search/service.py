@@ -85,12 +85,11 @@ class SearchService:
     async def start(self, *, build_if_missing: bool = True) -> None:
         """Load the encoder and index in a worker thread (building the index first if it is missing)."""
         from bot.search.encoders import make_encoder
-        from bot.search.retriever import Retriever
 
         if self._encoder is None:
             self._encoder = LockedEncoder(await asyncio.to_thread(make_encoder, self._settings))
         try:
-            self._retriever = await asyncio.to_thread(Retriever.load, self._settings, self._encoder)
+            self._retriever = await asyncio.to_thread(_load_warm, self._settings, self._encoder)
         except IndexMissingError:
             if not build_if_missing:
                 raise
@@ -155,14 +154,13 @@ class SearchService:
         """Re-index knowledge_dir in a child process (bot.search.index) and swap the new index in."""
         from bot.search.encoders import make_encoder
         from bot.search.index import build_index_in_child
-        from bot.search.retriever import Retriever
 
         async with self._lock:
             if self._encoder is None:
                 self._encoder = LockedEncoder(await asyncio.to_thread(make_encoder, self._settings))
             encoder = self._encoder
             report = await asyncio.to_thread(build_index_in_child, self._settings)
-            self._retriever = await asyncio.to_thread(Retriever.load, self._settings, encoder)
+            self._retriever = await asyncio.to_thread(_load_warm, self._settings, encoder)
             return report
 
     async def _encoder_ready(self) -> LockedEncoder:
@@ -190,3 +188,10 @@ class SearchService:
         async with self._lock:
             self._retriever = None
             self._encoder = None
+
+
+def _load_warm(settings: Settings, encoder: Encoder) -> Retriever:
+    """Load the index and warm it (Retriever.warm) off the event loop, before it answers anyone."""
+    from bot.search.retriever import Retriever
+
+    return Retriever.load(settings, encoder).warm()
