@@ -63,10 +63,14 @@ def variant(name: str, retriever: Any) -> Iterator[None]:
 
         restorer.restore_syllables = both
     elif name == "iftc":
-        table = _iftc_table()
-        chat.expand = lambda text, t=None: " ".join(
-            table.get(w.lower(), w) for w in original_expand(text).split()
-        )  # type: ignore[assignment]
+        iftc = _iftc_table()
+
+        def with_iftc(
+            text: str, table: chat.ShorthandTable | None = None, choose: chat.Chooser | None = None
+        ) -> str:
+            return " ".join(iftc.get(w.lower(), w) for w in original_expand(text, table, choose).split())
+
+        chat.expand = with_iftc
     elif name == "underthesea":
         from underthesea import text_normalize
 
