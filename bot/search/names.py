@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.text import plain_syllables
+from bot.text import plain_syllables, syllables
 
 # Large cities people ask about, diacritics stripped (unambiguous in unaccented questions).
 CITIES = (
@@ -81,5 +81,7 @@ def dominant_place(text: str) -> tuple[str, ...] | None:
     """The city or province the text mentions most (diacritics stripped), or None if it names none."""
     padded = " " + " ".join(plain_syllables(text)) + " "
     counts = {city: padded.count(f" {city} ") for city in (*CITIES, *PROVINCES)}
+    # Huế, a centrally-run city named by one syllable: only with its marks ("huệ" is a flower).
+    counts["hue"] = sum(1 for s in syllables(text) if s == "huế") - counts["thua thien hue"] - counts["thanh pho hue"]
     best = max(counts, key=lambda city: counts[city])
     return tuple(best.split()) if counts[best] else None

@@ -57,3 +57,12 @@ def test_top_k_bounds_the_passages(retriever: Retriever) -> None:
 def test_invalid_question_raises_with_a_message(retriever: Retriever) -> None:
     with pytest.raises(InvalidQuestionError):
         retriever.ask("🙂🙂")
+
+
+def test_hue_is_a_place_only_with_its_marks() -> None:
+    from bot.search.names import dominant_place
+
+    assert dominant_place("Huế phấn đấu đến năm 2045 trở thành thành phố thế nào?") == ("hue",)
+    assert dominant_place("Thừa Thiên Huế có gì mới") == ("thua", "thien", "hue")
+    assert dominant_place("Hà Nội và Huế, Hà Nội") == ("ha", "noi")
+    assert dominant_place("chợ hoa huệ") is None
