@@ -464,7 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, default=QUESTIONS, help="question set (JSON lines)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write metrics and outcomes to OUT")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target of the issue is not met")
-    parser.add_argument("--split", choices=SPLITS, help="by-kind table and misses of this split only")
+    parser.add_argument(
+        "--split", choices=(*SPLITS, "train"), help="by-kind table and misses of this split only"
+    )
     args = parser.parse_args(argv)
 
     try:

@@ -1,6 +1,9 @@
-"""Fit the shipped abstention prior (bot/search/calibration_prior.json) on the DEV split of the residents' set.
+"""Fit the shipped abstention prior (bot/search/calibration_prior.json) on the residents' DEV split and training set.
 
-    python bench/fit_calibration.py [--l2 3] [--max-wrong 0.03] [--dry-run]
+    python bench/fit_calibration.py [--l2 3] [--max-wrong 0.03] [--train PATH|''] [--dry-run]
+
+The training questions (bench/eval/residents_train.jsonl, written blind by another writer, never reported)
+are fitted on beside the dev split unless --train ''.
 
 Indexes knowledge/ plus bench/eval/distractors/ into a temporary directory (its calibration standardises
 the features from synthetic questions, as every index build does), computes the evidence features of the
@@ -22,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+TRAIN = REPO / "bench" / "eval" / "residents_train.jsonl"
 sys.path.insert(0, str(REPO / "bench"))
 
 
@@ -39,11 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-wrong", type=float, default=0.03, help="wrongly abstained dev share allowed")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the prior")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds for the estimate")
+    parser.add_argument(
+        "--train", default=str(TRAIN), help="training questions fitted on beside dev ('' for dev only)"
+    )
     args = parser.parse_args(argv)
-    questions = [
-        q for q in ev.load_questions(ev.RESIDENTS)
-        if q.split == "dev" and q.expected in ("answer", "abstain") and q.kind != "english"
-    ]  # fmt: skip
+    pool = [q for q in ev.load_questions(ev.RESIDENTS) if q.split == "dev"]
+    if args.train:
+        pool += [q for q in ev.load_questions(Path(args.train)) if q.split == "train"]
+    questions = [q for q in pool if q.expected in ("answer", "abstain") and q.kind != "english"]
     with tempfile.TemporaryDirectory(prefix="citizenbot-fit-") as tmp:
         knowledge = ev.prepare_knowledge(Path(tmp) / "knowledge", True)
         settings = Settings(knowledge_dir=knowledge, index_dir=Path(tmp) / "index")
@@ -59,12 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     weights, bias, threshold = fit_rows(x, y, args.l2, args.max_wrong)
     p = 1.0 / (1.0 + np.exp(-(x @ weights + bias)))
     caught = int(((p < threshold) & (y == 0)).sum())
-    print(f"dev rows {len(rows)} ({int(y.sum())} answerable, {int(len(y) - y.sum())} out of scope)")
+    print(f"rows {len(rows)} ({int(y.sum())} answerable, {int(len(y) - y.sum())} out of scope)")
     print("weights", dict(zip(FEATURES, np.round(weights, 3).tolist(), strict=True)), "bias", round(bias, 3))
     print(f"threshold {threshold:.3f}: wrongly abstained {int(((p < threshold) & (y == 1)).sum())}, "
-          f"out of scope caught {caught} of {int(len(y) - y.sum())} (dev, fitted on: optimistic)")  # fmt: skip
+          f"out of scope caught {caught} of {int(len(y) - y.sum())} (fitted on: optimistic)")  # fmt: skip
     wrong_cv, caught_cv = cross_validate(x, y, args.l2, args.max_wrong, args.folds)
-    print(f"{args.folds}-fold cross-validation on dev (less optimistic): wrongly abstained {wrong_cv} of "
+    print(f"{args.folds}-fold cross-validation (less optimistic): wrongly abstained {wrong_cv} of "
           f"{int(y.sum())}, out of scope caught {caught_cv} of {int(len(y) - y.sum())}")  # fmt: skip
     prior = {
         "features": list(FEATURES),
@@ -72,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bias": bias,
         "threshold": threshold,
         "l2": args.l2,
-        "fitted_on": "dev split of bench/eval/residents.jsonl",
+        "fitted_on": "dev split of bench/eval/residents.jsonl"
+        + (f" and {Path(args.train).name}" if args.train else ""),
     }
     if not args.dry_run:
         target = REPO / "bot" / "search" / PRIOR
