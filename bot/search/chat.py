@@ -143,6 +143,13 @@ _UNITS = {
 # Kinds of thing whose answer is a name ("huyện nào", "những nhà máy nào"): the answer must name one.
 _NAMED_KINDS = ("huyen", "quan", "xa", "phuong", "tinh", "thanh pho", "nha may", "truong", "benh vien",
                 "cong ty", "doanh nghiep", "du an", "tuyen", "duong", "cau", "khu", "co so", "which")  # fmt: skip
+# Diacritic-stripped words after "bao nhiêu" / "mấy" that do not name what is counted: classifiers,
+# time spans, money and people, which an answer writes in other words ("mấy năm" → "đến 2030").
+_NOT_COUNTED = frozenset(
+    ["cai", "con", "chiec", "thu", "loai", "lan", "nam", "ngay", "thang", "tuan", "gio", "tuoi", "tien",
+     "phan", "muc", "so", "nguoi", "dong", "ty", "nghin", "van", "khoang", "thi", "la", "the", "vay", "a",
+     "ha", "nhi", "nua", "roi", "duoc", "co", "khong", "chua", "tat", "ca", "cac", "nhung", "dau"]
+)  # fmt: skip
 _YEAR_RE = re.compile(r"\b(19|20)\d\d\b|\b\d{1,2}/\d{1,2}\b")
 # A time written in words or as a day, month or hour number (diacritic-stripped), which answers "when"
 # as well as a year: "chủ nhật cuối cùng của mỗi tháng", "hằng năm", "ngày 20", "từ 6 giờ".
@@ -450,8 +457,9 @@ def asks_number(text: str) -> bool:
 
 def unmet_answer(question: str, answer: str, context: str = "") -> bool:
     """True when the question asks for something the answering text cannot hold: a number (no digit), a
-    date (no year or day), an amount in a unit it never writes (USD, %, km …), or which named
-    district, plant, project … (no capitalised name). A date may stand in `context`, the passage around
+    date (no year or day), an amount in a unit it never writes (USD, %, km …), which named
+    district, plant, project … (no capitalised name), or how many of a thing it never names ("bao
+    nhiêu camera" against a clause without "camera"). A date may stand in `context`, the passage around
     the answering clause: the year of a list is usually written once, at its head ("Đến năm 2030: …")."""
     padded = " " + " ".join(plain_syllables(question)) + " "
     text = " " + " ".join(plain_syllables(answer)) + " "
@@ -469,7 +477,26 @@ def unmet_answer(question: str, answer: str, context: str = "") -> bool:
             return True
     if any(f" {kind} nao " in padded for kind in _NAMED_KINDS) or " danh sach " in padded:
         return not _has_name(answer)
-    return False
+    counted = counted_thing(question)
+    return counted is not None and f" {counted} " not in text and f" {counted} " not in (
+        " " + " ".join(plain_syllables(context)) + " "
+    )
+
+
+def counted_thing(question: str) -> str | None:
+    """What a number question counts, diacritics stripped: "bao nhiêu camera" → "camera", "mấy xã" →
+    "xa", "bao nhiêu triệu người" → "trieu"; None for a classifier, a time span, money or people."""
+    if not asks_number(question):
+        return None
+    marked = syllables(question)
+    sylls = [strip_diacritics(s) for s in marked]
+    for i in range(len(sylls)):
+        after = sylls[i + 2] if sylls[i : i + 2] == ["bao", "nhieu"] and i + 2 < len(sylls) else None
+        if after is None and marked[i] in ("mấy", "may") and i + 1 < len(sylls):  # not "máy" (xe máy)
+            after = sylls[i + 1]
+        if after is not None and after not in _NOT_COUNTED and not after.isdigit():
+            return after
+    return None
 
 
 def _has_name(text: str) -> bool:

@@ -179,5 +179,18 @@ def test_a_when_question_is_met_by_a_time_in_words_a_day_or_the_passages_year(
     assert not unmet_answer(question, clause, passage)
 
 
+def test_a_number_question_needs_the_thing_it_counts() -> None:
+    from bot.search.chat import counted_thing
+
+    assert counted_thing("Hà Nội sẽ lắp bao nhiêu camera giám sát?") == "camera"
+    assert counted_thing("Dân số năm 2030 là bao nhiêu triệu người?") == "trieu"
+    assert counted_thing("Có mấy xã đạt nông thôn mới?") == "xa"
+    assert counted_thing("Mấy năm nữa thì xong?") is None  # a time span is written otherwise
+    assert counted_thing("Xe máy có bao nhiêu chiếc?") is None  # a classifier; "máy" is not "mấy"
+    assert counted_thing("Mấy ông cán bộ có biết không?") is None  # not a number question
+    assert unmet_answer("Hà Nội sẽ lắp bao nhiêu camera?", "Phấn đấu 100% xã có hạ tầng số đến năm 2025.")
+    assert not unmet_answer("Có bao nhiêu xã đạt chuẩn?", "Đến nay có 382 xã đạt chuẩn nông thôn mới.")
+
+
 def test_a_when_question_without_any_time_around_is_unmet() -> None:
     assert unmet_answer("Bao giờ xong đường sắt đô thị?", "phát triển mạnh đường sắt đô thị", "Thành phố phát triển …")
