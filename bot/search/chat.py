@@ -209,7 +209,7 @@ def parse_table(text: str) -> ShorthandTable:
         for short in (s.strip() for s in left.split("|")):
             short = normalize(short)
             if len(options) > 1:
-                meanings[short if short != short.lower() else short.lower()] = options
+                meanings[short] = options  # capitalised as written, else already lower case
             if " " in short:
                 phrases[tuple(short.lower().split())] = full
             elif short != short.lower():
@@ -352,11 +352,12 @@ def _readings(tokens: list[str], i: int, table: ShorthandTable) -> tuple[str, ..
     if i >= len(tokens) or not _is_word(tokens[i]):
         return ()
     token = tokens[i]
-    options = _meanings(token, table)
-    if options:
-        return options
-    full = table.exact.get(token) or table.folded.get(token.lower())
-    return (full or token,)
+    return _meanings(token, table) or (_full(token, table) or token,)
+
+
+def _full(token: str, table: ShorthandTable) -> str | None:
+    """The usual expansion of a one-token shorthand (a capitalised form matched as written first)."""
+    return table.exact.get(token) or table.folded.get(token.lower())
 
 
 def _meanings(token: str, table: ShorthandTable) -> tuple[str, ...]:
@@ -376,7 +377,7 @@ def _shorthand(
         if len(gram) == size and gram in table.phrases:
             return table.phrases[gram], size
     token = tokens[i]
-    full = table.exact.get(token) or table.folded.get(token.lower())
+    full = _full(token, table)
     if full is None:
         return None, 1
     options = _meanings(token, table)
@@ -463,10 +464,8 @@ def unmet_answer(question: str, answer: str, context: str = "") -> bool:
     the answering clause: the year of a list is usually written once, at its head ("Đến năm 2030: …")."""
     padded = " " + " ".join(plain_syllables(question)) + " "
     text = " " + " ".join(plain_syllables(answer)) + " "
-    timed = bool(
-        _YEAR_RE.search(f"{answer} {context}")
-        or _TIME_RE.search(f"{text} {' '.join(plain_syllables(context))}")
-    )
+    around = " " + " ".join(plain_syllables(context)) + " "
+    timed = bool(_YEAR_RE.search(f"{answer} {context}") or _TIME_RE.search(f"{text} {around}"))
     asks_date = any(f" {cue} " in padded for cue in _DATE_CUES)
     if asks_number(question) and not any(ch.isdigit() for ch in answer) and not (asks_date and timed):
         return True
@@ -478,9 +477,7 @@ def unmet_answer(question: str, answer: str, context: str = "") -> bool:
     if any(f" {kind} nao " in padded for kind in _NAMED_KINDS) or " danh sach " in padded:
         return not _has_name(answer)
     counted = counted_thing(question)
-    return counted is not None and f" {counted} " not in text and f" {counted} " not in (
-        " " + " ".join(plain_syllables(context)) + " "
-    )
+    return counted is not None and f" {counted} " not in text and f" {counted} " not in around
 
 
 def counted_thing(question: str) -> str | None:
