@@ -26,6 +26,8 @@ PROVINCES = (
     "cao bang", "lang son", "tuyen quang", "bac kan", "ha tinh", "quang binh", "quang tri", "quang ngai",
     "binh dinh", "phu yen", "ninh thuan", "binh thuan", "binh phuoc", "tay ninh", "dak nong", "hau giang",
 )  # fmt: skip
+# One place under several names, counted and compared as the name on the right.
+SAME_PLACE = {"sai gon": "ho chi minh", "thanh pho hue": "hue", "thua thien hue": "hue"}
 _STRIP = ".,;:!?\"'“”()[]«»…"
 
 
@@ -83,5 +85,13 @@ def dominant_place(text: str) -> tuple[str, ...] | None:
     counts = {city: padded.count(f" {city} ") for city in (*CITIES, *PROVINCES)}
     # Huế, a centrally-run city named by one syllable: only with its marks ("huệ" is a flower).
     counts["hue"] = sum(1 for s in syllables(text) if s == "huế") - counts["thua thien hue"] - counts["thanh pho hue"]
+    for alias, place in SAME_PLACE.items():
+        counts[place] += counts.pop(alias)
     best = max(counts, key=lambda city: counts[city])
     return tuple(best.split()) if counts[best] else None
+
+
+def canonical_place(name: tuple[str, ...]) -> tuple[str, ...]:
+    """One name for a place known under several (SAME_PLACE): "sai gon" → "ho chi minh"."""
+    joined = " ".join(name)
+    return tuple(SAME_PLACE.get(joined, joined).split())

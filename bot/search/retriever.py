@@ -29,7 +29,7 @@ from bot.search.faq import FaqIndex
 from bot.search.intents import detect_intent
 from bot.search.lexical import LexicalIndex, plain_tokens, word_tokens
 from bot.search.models import Answer, Passage
-from bot.search.names import CITIES, capitalised_runs, dominant_place, name_lexicon, names_in
+from bot.search.names import CITIES, canonical_place, capitalised_runs, dominant_place, name_lexicon, names_in
 from bot.search.restore import Restorer
 from bot.search.store import StoredIndex, load_index, read_manifest
 from bot.search.synonyms import expansions, load_rules, rules_from_pairs
@@ -149,7 +149,8 @@ class Retriever:
         for chunk in stored.chunks:
             doc_text.setdefault(chunk.source, []).append(chunk.text)
         self._doc_plain = {s: " " + " ".join(plain_syllables(" ".join(t))) + " " for s, t in doc_text.items()}
-        self._home = tuple(plain_syllables(settings.home_place))
+        # "Thành phố Hà Nội" or "TP. Đà Nẵng" is the place recognised in it; an unknown place is taken as typed.
+        self._home = dominant_place(settings.home_place) or tuple(plain_syllables(settings.home_place))
         away = {s for s, t in doc_text.items() if dominant_place(" ".join(t)) not in (None, self._home)}
         self._away = np.array([c.source in away for c in stored.chunks], dtype=bool)
         self._off_topic: np.ndarray | None = None
@@ -373,7 +374,7 @@ class Retriever:
 
     def _names_other_place(self, chat: ChatQuestion, names: list[tuple[str, ...]]) -> bool:
         """True if the question's asking part is about a city or province other than the home place."""
-        if any(n in CITY_NAMES and n != self._home for n in names):
+        if any(n in CITY_NAMES and canonical_place(n) != self._home for n in names):
             return True
         place = dominant_place(chat.focus)
         return place is not None and place != self._home

@@ -82,6 +82,12 @@ def test_a_question_naming_no_city_is_answered_from_the_home_city(tmp_path: Path
     assert _retriever(tmp_path, "Đà Nẵng").ask(question).passages[0].source == "da-nang.txt"
 
 
+@pytest.mark.parametrize("home", ["Thành phố Hà Nội", "TP. Hà Nội", "thành phố ha noi"])
+def test_the_home_place_may_be_written_with_its_kind_of_unit(tmp_path: Path, home: str) -> None:
+    # The home place as a deployer writes it: its documents must not be taken for another city's.
+    assert _retriever(tmp_path, home).ask("Thành phố làm gì để giảm kẹt xe?").passages[0].source == "ha-noi.txt"
+
+
 def test_a_question_naming_another_city_is_answered_from_that_city(tmp_path: Path) -> None:
     answer = _retriever(tmp_path, "Hà Nội").ask("Đà Nẵng làm gì để giảm ùn tắc giao thông?")
     assert answer.passages[0].source == "da-nang.txt"
