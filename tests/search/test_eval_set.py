@@ -29,7 +29,7 @@ RESIDENTS_TEST_FLOORS = {  # kind: (answered@1 floor, wrongly abstained ceiling)
     "long_story": (0.86, 0.14),
     "teencode": (0.59, 0.23),
     "indirect": (0.13, 0.41),
-    "english": (0.59, 0.05),
+    "english": (0.77, 0.05),
 }
 RESIDENTS_TEST_HANDLED = {
     "errand": 0.52,
