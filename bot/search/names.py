@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.text import plain_syllables, syllables
+from bot.text import plain_syllables, strip_diacritics, syllables
 
 # Large cities people ask about, diacritics stripped (unambiguous in unaccented questions).
 CITIES = (
@@ -81,10 +81,14 @@ def names_in(question: str, lexicon: frozenset[tuple[str, ...]], *, plain: bool)
 
 def dominant_place(text: str) -> tuple[str, ...] | None:
     """The city or province the text mentions most (diacritics stripped), or None if it names none."""
-    padded = " " + " ".join(plain_syllables(text)) + " "
+    marked = syllables(text)
+    plain = [strip_diacritics(s) for s in marked]
+    padded = " " + " ".join(plain) + " "
     counts = {city: padded.count(f" {city} ") for city in (*CITIES, *PROVINCES)}
-    # Huế, a centrally-run city named by one syllable: only with its marks ("huệ" is a flower).
-    counts["hue"] = sum(1 for s in syllables(text) if s == "huế") - counts["thua thien hue"] - counts["thanh pho hue"]
+    # Huế, a centrally-run city named by one syllable: only with its marks ("huệ" is a flower), and not
+    # again where it ends "Thừa Thiên Huế" / "Thành phố Huế" (counted above, with or without marks).
+    longer = (["thua", "thien"], ["thanh", "pho"])
+    counts["hue"] = sum(s == "huế" and plain[max(0, i - 2) : i] not in longer for i, s in enumerate(marked))
     for alias, place in SAME_PLACE.items():
         counts[place] += counts.pop(alias)
     best = max(counts, key=lambda city: counts[city])

@@ -64,6 +64,7 @@ def test_hue_is_a_place_only_with_its_marks() -> None:
 
     assert dominant_place("Huế phấn đấu đến năm 2045 trở thành thành phố thế nào?") == ("hue",)
     assert dominant_place("Thừa Thiên Huế có gì mới") == ("hue",)
+    assert dominant_place("Thua Thien Hue co gi moi") == ("hue",)  # the longer name also without marks
     assert dominant_place("Thành phố Huế và Huế") == ("hue",)
     assert dominant_place("Sài Gòn, Thành phố Hồ Chí Minh, Sài Gòn") == ("ho", "chi", "minh")
     assert dominant_place("Hà Nội và Huế, Hà Nội") == ("ha", "noi")
