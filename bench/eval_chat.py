@@ -48,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings(knowledge_dir=knowledge, index_dir=Path(tmp) / "index")
         build_index(settings)
         retriever = Retriever.load(settings).warm()
-        answers = [a for n in range(0, len(rows), 32) for a in retriever.ask_many([r["text"] for r in rows[n : n + 32]])]
+        texts = [row["text"] for row in rows]
+        answers = [a for n in range(0, len(texts), 32) for a in retriever.ask_many(texts[n : n + 32])]
     told, seen = Counter[str](), Counter[str]()
     for row, answer in zip(rows, answers, strict=True):
         key = f"{row['label']}: {row['intent']}"
